@@ -1,0 +1,136 @@
+"""The ``fiscal-sim`` command: argument parsing and printing only, no numerics.
+
+User errors (bad config, flag, path) print one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from . import __version__, io
+from .config import load_scenario
+from .errors import UserError
+from .simulate import simulate
+from .summary import summarize
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _nonnegative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with its subcommands."""
+    parser = _Parser(prog="fiscal-sim", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="simulate a scenario and print its summary")
+    run.add_argument("config", help="scenario TOML file")
+    run.add_argument("--samples", type=_positive_int, help="override [run] samples")
+    run.add_argument("--seed", type=_nonnegative_int, help="override [run] seed")
+    run.add_argument("--out", help="write the results to this netCDF file")
+    run.add_argument("--set", dest="overrides", action="append", default=[],
+                     metavar="KEY=VALUE",
+                     help='override a config key, e.g. recruitment.per_month="40000 to 55000"')
+    run.add_argument("--chunk-samples", type=_positive_int,
+                     help="samples processed at once (memory vs speed; results unchanged)")
+    run.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    run.set_defaults(handler=_run)
+
+    validate = commands.add_parser("validate", help="check a scenario config without running")
+    validate.add_argument("config", help="scenario TOML file")
+    validate.add_argument("--set", dest="overrides", action="append", default=[],
+                          metavar="KEY=VALUE", help="override a config key")
+    validate.set_defaults(handler=_validate)
+    return parser
+
+
+class ProgressBar:
+    """A stderr progress bar that appears only once a run has taken over a second."""
+
+    def __init__(self, enabled: bool, delay_seconds: float = 1.0, width: int = 30):
+        self.enabled, self.delay, self.width = enabled, delay_seconds, width
+        self.started = time.perf_counter()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = time.perf_counter() - self.started
+        if not self.enabled or elapsed < self.delay:
+            return
+        self.shown = True
+        filled = round(self.width * done / total)
+        rate = done / elapsed
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] "
+                         f"{done}/{total} samples, {rate:,.0f} samples/s")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        """End the bar's line, if it was drawn."""
+        if self.shown:
+            sys.stderr.write("\n")
+
+
+def _run(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.config, args.overrides).with_run(args.samples, args.seed)
+    if args.out:
+        io.check_writable(args.out)
+    bar = ProgressBar(enabled=not args.no_progress and sys.stderr.isatty())
+    started = time.perf_counter()
+    try:
+        ds = simulate(scenario, chunk_samples=args.chunk_samples, progress=bar,
+                      available_bytes=io.available_memory_bytes())
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - started
+    print(f"{scenario.path}: {scenario.samples} samples x {scenario.grid.n_steps} "
+          f"{scenario.grid.step} steps from {scenario.grid.start}, seed {scenario.seed}, "
+          f"{seconds:.2f} s\n")
+    print(summarize(ds))
+    if args.out:
+        path = io.write_netcdf(ds, args.out)
+        print(f"\nwrote {path}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.config, args.overrides)
+    uncertain = sum(not p.is_fixed for p in scenario.priors.values())
+    print(f"{scenario.path}: ok ({len(scenario.priors)} parameters, {uncertain} uncertain, "
+          f"{len(scenario.claims)} claims, {scenario.grid.n_steps} {scenario.grid.step} steps)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``fiscal-sim`` and ``python -m sim``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except UserError as error:
+        print(f"fiscal-sim: error: {error}", file=sys.stderr)
+        return error.exit_status
+    except KeyboardInterrupt:
+        print("fiscal-sim: interrupted; no output written", file=sys.stderr)
+        return 130

@@ -1,0 +1,387 @@
+"""Scenario configs: TOML -> a validated, frozen `Scenario`.
+
+Every validation and every `ConfigError` lives here. The vocabulary (sections,
+keys, units, defaults, domains) is declared as data in `sim.schema`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from . import io
+from .distributions import Prior, PriorError, prior_from_value
+from .errors import ConfigError
+from .schema import (
+    CLAIM_KEYS,
+    CLAIM_QUANTITIES,
+    CLAIM_STATISTICS,
+    DOMAINS,
+    REQUIRED,
+    SCHEMA,
+    TOP_LEVEL_KEYS,
+    key_spec,
+    prior_keys,
+)
+from .timegrid import TimeGrid, build_time_grid
+
+MAX_SEED = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A published figure the model is held against.
+
+    Attributes
+    ----------
+    quantity : str
+        A key of `sim.schema.CLAIM_QUANTITIES`, e.g. ``"recruits"``.
+    statistic : str
+        ``"total"`` or ``"per_day"`` over [start, end) for flows; ``"at"`` for stocks.
+    start, end : datetime.date or None
+        Window of a flow claim; `end` is exclusive (midnight at the start of `end`).
+    date : datetime.date or None
+        Date of a stock claim (midnight at its start).
+    value : float
+        The claimed figure [unit].
+    unit : str
+        Unit of `value`; must match the quantity and statistic.
+    source : str
+        Who said it, where and when.
+    label : str
+        Short name for tables.
+    """
+
+    quantity: str
+    statistic: str
+    value: float
+    unit: str
+    source: str
+    label: str
+    start: dt.date | None = None
+    end: dt.date | None = None
+    date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario: settings, priors and claims.
+
+    Attributes
+    ----------
+    path : str
+        The config file it was loaded from.
+    grid : TimeGrid
+        The calendar time grid.
+    samples, seed : int
+        Defaults for `sim.simulate`.
+    loss_mode : str
+        ``"absolute"`` or ``"proportional"``.
+    priors : dict of str to Prior
+        Every parameter by dotted key, in schema order.
+    claims : tuple of Claim
+    resolved : dict
+        The merged config (after ``extends`` and overrides), for provenance.
+    files : tuple of str
+        The ``extends`` chain, child first.
+    """
+
+    path: str
+    grid: TimeGrid
+    samples: int
+    seed: int
+    loss_mode: str
+    priors: dict[str, Prior]
+    claims: tuple[Claim, ...]
+    resolved: dict = field(repr=False)
+    files: tuple[str, ...] = ()
+
+    def resolved_json(self) -> str:
+        """The merged config as JSON text (dates as ISO strings)."""
+        return json.dumps(self.resolved, default=str, sort_keys=False, indent=1)
+
+    def with_run(self, samples: int | None = None, seed: int | None = None) -> Scenario:
+        """A copy with other run settings, validated like the config's own."""
+        samples = self.samples if samples is None else _positive_int(samples, self.path,
+                                                                     "run.samples")
+        seed = self.seed if seed is None else _seed(seed, self.path, "run.seed")
+        return replace(self, samples=samples, seed=seed)
+
+
+# ---------------------------------------------------------------- loading and merging
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Load, merge (``extends``), override and validate a scenario config.
+
+    Parameters
+    ----------
+    path : str or Path
+        A TOML scenario file.
+    overrides : sequence of str
+        ``"section.key=VALUE"`` strings; VALUE uses the TOML syntax (a number, a
+        ``"A to B"`` range written with or without quotes, an inline table, a date).
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file, the key and what was expected.
+    """
+    path = str(path)
+    raw, files = _load_chain(path, ())
+    for text in overrides:
+        _apply_override(raw, text)
+    return _validate(raw, path, files)
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    text = io.read_text(path)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, "", f"TOML syntax error: {error}") from None
+
+
+def _load_chain(path: str, seen: tuple[str, ...]) -> tuple[dict, tuple[str, ...]]:
+    resolved = str(Path(path).resolve())
+    if resolved in seen:
+        chain = " -> ".join((*seen, resolved))
+        raise ConfigError(path, "extends", f"cycle in the extends chain: {chain}")
+    raw = _read_toml(path)
+    parent_name = raw.pop("extends", None)
+    if parent_name is None:
+        return raw, (path,)
+    if not isinstance(parent_name, str) or not parent_name:
+        raise ConfigError(path, "extends", f"expected a file name, got {parent_name!r}")
+    parent_path = str(Path(path).parent / parent_name)
+    if not Path(parent_path).is_file():
+        raise ConfigError(path, "extends", f"parent config {parent_path} does not exist")
+    parent, files = _load_chain(parent_path, (*seen, resolved))
+    return _merge(parent, raw), (path, *files)
+
+
+def _merge(parent: dict, child: dict) -> dict:
+    """Child overrides parent key by key within sections; a prior table is replaced whole."""
+    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in parent.items()}
+    for name, value in child.items():
+        if isinstance(value, dict) and isinstance(merged.get(name), dict):
+            merged[name].update(value)
+        else:
+            merged[name] = value
+    return merged
+
+
+def _apply_override(raw: dict, text: str) -> None:
+    key, sep, value_text = text.partition("=")
+    key = key.strip()
+    if not sep or "." not in key:
+        raise ConfigError("--set", key or text, "expected section.key=VALUE")
+    section, name = key.split(".", 1)
+    if section not in SCHEMA:
+        raise ConfigError("--set", key, f"no such section{_suggest(section, SCHEMA)}")
+    if name not in SCHEMA[section]:
+        raise ConfigError("--set", key, f"no such key{_suggest(name, SCHEMA[section])}")
+    raw.setdefault(section, {})[name] = _parse_value(value_text.strip())
+
+
+def _parse_value(text: str) -> Any:
+    """A TOML value, or the bare text when it is not valid TOML (``40000 to 55000``)."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _suggest(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _validate(raw: dict, path: str, files: tuple[str, ...]) -> Scenario:
+    for section, value in raw.items():
+        if section not in TOP_LEVEL_KEYS:
+            raise ConfigError(path, section,
+                              f"unknown section{_suggest(section, TOP_LEVEL_KEYS)}")
+        if section != "claims" and not isinstance(value, dict):
+            raise ConfigError(path, section, f"expected a [{section}] table, got {value!r}")
+    for section, table in raw.items():
+        if section == "claims":
+            continue
+        for name in table:
+            if name not in SCHEMA[section]:
+                raise ConfigError(path, f"{section}.{name}",
+                                  f"unknown key{_suggest(name, SCHEMA[section])}")
+
+    def setting(dotted: str) -> Any:
+        section, name = dotted.split(".")
+        value = raw.get(section, {}).get(name, SCHEMA[section][name].default)
+        if value is REQUIRED:
+            raise ConfigError(path, dotted, "missing required value")
+        return value
+
+    start = _date(setting("time.start"), path, "time.start")
+    months = _positive_int(setting("time.months"), path, "time.months")
+    step = _choice(setting("time.step"), path, "time.step")
+    loss_mode = _choice(setting("losses.mode"), path, "losses.mode")
+    samples = _positive_int(setting("run.samples"), path, "run.samples")
+    seed = _seed(setting("run.seed"), path, "run.seed")
+    grid = build_time_grid(start, months, step)
+
+    priors = {key: _prior(raw, path, key) for key in prior_keys(loss_mode)}
+    _check_joint(priors, path)
+    claims = tuple(
+        _claim(entry, path, i, grid) for i, entry in enumerate(_claim_list(raw, path))
+    )
+    resolved = {k: v for k, v in raw.items()}
+    return Scenario(path, grid, samples, seed, loss_mode, priors, claims, resolved, files)
+
+
+def _prior(raw: dict, path: str, dotted: str) -> Prior:
+    section, name = dotted.split(".")
+    spec = key_spec(dotted)
+    value = raw.get(section, {}).get(name, spec.default)
+    if value is REQUIRED:
+        raise ConfigError(path, dotted, f"missing required value [{spec.unit}]")
+    try:
+        prior = prior_from_value(value)
+    except PriorError as error:
+        raise ConfigError(path, dotted, str(error)) from None
+    domain = DOMAINS[spec.domain]
+    low, high = prior.effective_support()
+    if not domain.contains(low, high):
+        raise ConfigError(
+            path, dotted,
+            f"expected values {domain.text} [{spec.unit}], but {prior.describe()} "
+            f"reaches {low:.6g} to {high:.6g}",
+        )
+    return prior
+
+
+def _check_joint(priors: dict[str, Prior], path: str) -> None:
+    """Constraints between priors."""
+    killed_high = priors["losses.killed_share"].effective_support()[1]
+    missing_high = priors["losses.missing_share"].effective_support()[1]
+    if killed_high + missing_high > 1:
+        raise ConfigError(
+            path, "losses.missing_share",
+            f"killed_share + missing_share must not exceed 1, but their priors reach "
+            f"{killed_high:.3g} + {missing_high:.3g}; use bounded priors (pert, "
+            "triangular, uniform)",
+        )
+    base_bonus = (priors["bonus.federal_rub"].effective_support()[0]
+                  + priors["bonus.regional_rub"].effective_support()[0])
+    if base_bonus <= 0:
+        raise ConfigError(
+            path, "bonus.regional_rub",
+            "federal_rub + regional_rub must be > 0 (the bonus elasticity is relative to it)",
+        )
+
+
+def _positive_int(value: Any, path: str, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(path, key, f"expected an integer >= 1, got {value!r}")
+    return value
+
+
+def _seed(value: Any, path: str, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise ConfigError(path, key, f"expected an integer in [0, 2^63 - 1], got {value!r}")
+    return value
+
+
+def _choice(value: Any, path: str, dotted: str) -> str:
+    choices = key_spec(dotted).choices
+    if value not in choices:
+        raise ConfigError(path, dotted, f"expected one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def _date(value: Any, path: str, key: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        raise ConfigError(path, key, f"expected a date (YYYY-MM-DD), got a date-time {value}")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ConfigError(path, key, f"expected a date (YYYY-MM-DD), got {value!r}")
+
+
+# ---------------------------------------------------------------- claims
+
+
+def _claim_list(raw: dict, path: str) -> list:
+    claims = raw.get("claims", [])
+    if not isinstance(claims, list) or not all(isinstance(c, dict) for c in claims):
+        raise ConfigError(path, "claims", "expected [[claims]] tables")
+    return claims
+
+
+def _claim(entry: dict, path: str, index: int, grid: TimeGrid) -> Claim:
+    where = f"claims[{index}]"
+    unknown = sorted(set(entry) - set(CLAIM_KEYS))
+    if unknown:
+        raise ConfigError(path, f"{where}.{unknown[0]}",
+                          f"unknown claim key{_suggest(unknown[0], CLAIM_KEYS)}")
+    quantity = entry.get("quantity")
+    if quantity not in CLAIM_QUANTITIES:
+        raise ConfigError(path, f"{where}.quantity",
+                          f"expected one of {', '.join(CLAIM_QUANTITIES)}; got {quantity!r}")
+    _, kind, base_unit = CLAIM_QUANTITIES[quantity]
+    statistics = CLAIM_STATISTICS[kind]
+    statistic = entry.get("statistic", statistics[0])
+    if statistic not in statistics:
+        raise ConfigError(path, f"{where}.statistic",
+                          f"{quantity} claims take statistic {' or '.join(statistics)}; "
+                          f"got {statistic!r}")
+    unit = base_unit + ("/day" if statistic == "per_day" else "")
+    if entry.get("unit", unit) != unit:
+        raise ConfigError(path, f"{where}.unit",
+                          f"expected {unit!r} for {quantity} ({statistic}); "
+                          f"got {entry['unit']!r}")
+    value = entry.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+        value
+    ):
+        raise ConfigError(path, f"{where}.value", f"expected a finite number, got {value!r}")
+    fields = {"start": None, "end": None, "date": None}
+    needed = ("date",) if kind == "stock" else ("start", "end")
+    for name in needed:
+        if name not in entry:
+            raise ConfigError(path, f"{where}.{name}", f"{quantity} claims need {name}")
+        fields[name] = _date(entry[name], path, f"{where}.{name}")
+    _check_claim_dates(fields, grid, path, where)
+    source = entry.get("source", "")
+    label = entry.get("label", f"{quantity} ({statistic})")
+    for name, text in (("source", source), ("label", label)):
+        if not isinstance(text, str):
+            raise ConfigError(path, f"{where}.{name}", f"expected a string, got {text!r}")
+    return Claim(quantity, statistic, float(value), unit, source, label, **fields)
+
+
+def _check_claim_dates(fields: dict, grid: TimeGrid, path: str, where: str) -> None:
+    first, last = grid.start, grid.end
+    if fields["date"] is not None and not first <= fields["date"] <= last:
+        raise ConfigError(path, f"{where}.date",
+                          f"expected a date within the horizon {first} to {last}")
+    if fields["start"] is not None:
+        if not fields["start"] < fields["end"]:
+            raise ConfigError(path, f"{where}.end", "expected end after start")
+        if fields["start"] < first or fields["end"] > last:
+            raise ConfigError(path, f"{where}.start",
+                              f"expected a window within the horizon {first} to {last}")

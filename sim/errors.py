@@ -1,0 +1,39 @@
+"""User-facing errors: each renders as one line and maps to exit status 2."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input from the user (config, flag, data file, output path).
+
+    The CLI prints ``str(error)`` on one line of stderr and exits with status 2.
+    """
+
+    exit_status = 2
+
+
+class ConfigError(UserError):
+    """A scenario config that cannot be used.
+
+    Parameters
+    ----------
+    path : str
+        The file at fault (or ``"--set"`` for a command-line override).
+    key : str
+        Dotted key at fault (``"recruitment.per_month"``), or ``""`` for the whole file.
+    message : str
+        What was expected and what was found.
+    """
+
+    def __init__(self, path: str, key: str, message: str):
+        self.path, self.key, self.message = str(path), key, message
+        where = f"{self.path}: {key}" if key else self.path
+        super().__init__(f"{where}: {message}")
+
+
+class OutputError(UserError):
+    """An output path that cannot be written."""
+
+
+class ResourceError(UserError):
+    """A run that would not fit in this machine's memory."""

@@ -1,0 +1,208 @@
+"""The config vocabulary, declared as data: every section, key, unit, default and domain.
+
+`SCHEMA` is the single source for validation (`sim.config`), for the docs
+(``docs/config.md`` is checked against it by the tests) and for the names of the
+sampled parameters in the output.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+REQUIRED = object()
+"""Marker for a key without a default."""
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Allowed values of a parameter: ``low`` < x (or <=) ... <= ``high``."""
+
+    low: float
+    high: float
+    low_open: bool
+    text: str
+
+    def contains(self, low: float, high: float) -> bool:
+        """True when the interval [low, high] lies inside the domain."""
+        above = low > self.low if self.low_open else low >= self.low
+        return above and high <= self.high
+
+
+DOMAINS = {
+    "positive": Domain(0.0, math.inf, True, "> 0"),
+    "nonnegative": Domain(0.0, math.inf, False, ">= 0"),
+    "share": Domain(0.0, 1.0, False, "in [0, 1]"),
+    "growth": Domain(-1.0, math.inf, True, "> -1"),
+    "real": Domain(-math.inf, math.inf, False, "finite"),
+}
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key.
+
+    Attributes
+    ----------
+    unit : str
+        Unit of the value, e.g. ``"persons/month"``.
+    description : str
+        What the key means, for the docs and the output attrs.
+    default : Any
+        Default value, or `REQUIRED`.
+    domain : str
+        For priors: a key of `DOMAINS`. For settings: ``"setting"``.
+    choices : tuple of str
+        For string settings: the allowed values.
+    """
+
+    unit: str
+    description: str
+    default: Any = REQUIRED
+    domain: str = "real"
+    choices: tuple[str, ...] = ()
+
+    @property
+    def is_prior(self) -> bool:
+        """True for uncertain parameters (one draw per sample), false for settings."""
+        return self.domain != "setting"
+
+
+def _setting(unit: str, description: str, default: Any = REQUIRED, choices=()) -> Key:
+    return Key(unit, description, default, "setting", tuple(choices))
+
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "run": {
+        "samples": _setting("1", "Number of Monte Carlo samples (integer >= 1).", 10_000),
+        "seed": _setting("1", "Root seed of the run (integer >= 0).", 0),
+    },
+    "time": {
+        "start": _setting("date", "First day of the simulation (YYYY-MM-DD).", "2025-01-01"),
+        "months": _setting("month", "Horizon in calendar months (integer >= 1).", 24),
+        "step": _setting("1", "Time step: calendar months or days.", "month", ("month", "day")),
+    },
+    "force": {
+        "initial_persons": Key("persons", "Troops deployed at time.start (F_0).", domain="positive"),
+        "other_exit_rate": Key(
+            "1/month", "Share of the force leaving each month for other reasons (delta).",
+            0.0, "share",
+        ),
+    },
+    "recruitment": {
+        "per_month": Key(
+            "persons/month", "Mean new contracts per month at the base bonus (R).",
+            domain="nonnegative",
+        ),
+        "shock_sd": Key("1", "SD of the log recruitment shock (s).", 0.0, "nonnegative"),
+        "shock_persistence": Key(
+            "1", "Monthly autocorrelation of the recruitment shock (phi).", 0.0, "share"
+        ),
+        "bonus_elasticity": Key(
+            "1", "Elasticity of recruits to the real bonus (eps).", 0.0, "real"
+        ),
+    },
+    "prices": {
+        "inflation": Key("1/year", "Annual consumer price inflation (pi).", 0.0, "growth"),
+    },
+    "losses": {
+        "mode": _setting(
+            "1", "How casualties are set: absolute numbers or a share of the force.",
+            "absolute", ("absolute", "proportional"),
+        ),
+        "per_month": Key(
+            "persons/month", "Mean casualties per month in absolute mode (C).",
+            domain="nonnegative",
+        ),
+        "monthly_rate": Key(
+            "1/month", "Casualties per month as a share of the force in proportional mode "
+            "(lambda).", domain="share",
+        ),
+        "shock_sd": Key("1", "SD of the log casualty shock.", 0.0, "nonnegative"),
+        "shock_persistence": Key(
+            "1", "Monthly autocorrelation of the casualty shock.", 0.0, "share"
+        ),
+        "killed_share": Key("1", "Share of casualties killed (kappa).", domain="share"),
+        "missing_share": Key("1", "Share of casualties missing (mu).", domain="share"),
+        "return_to_duty_share": Key(
+            "1", "Share of the wounded who return to duty (rho).", domain="share"
+        ),
+        "recovery_months": Key(
+            "month", "Mean delay before a wounded soldier returns (d).", domain="positive"
+        ),
+    },
+    "bonus": {
+        "federal_rub": Key("RUB/recruit", "Federal signing bonus at start (B_fed).",
+                           domain="nonnegative"),
+        "federal_growth": Key("1/year", "Annual nominal growth of the federal bonus.", 0.0,
+                              "growth"),
+        "regional_rub": Key("RUB/recruit", "Average regional signing bonus at start (B_reg).",
+                            domain="nonnegative"),
+        "regional_growth": Key("1/year", "Annual nominal growth of the regional bonus.", 0.0,
+                               "growth"),
+    },
+    "fx": {
+        "rub_per_usd": Key("RUB/USD", "Exchange rate at start (X_0).", domain="positive"),
+        "drift": Key("1/year", "Annual drift of log RUB per USD (mu_X).", 0.0, "real"),
+        "volatility": Key("1/sqrt(year)", "Annual volatility of log RUB per USD (sigma_X).",
+                          0.0, "nonnegative"),
+    },
+    "pay": {
+        "monthly_rub": Key("RUB/(person month)", "Monthly pay of a contract soldier (P_sol).",
+                           domain="nonnegative"),
+        "growth": Key("1/year", "Annual nominal growth of pay.", 0.0, "growth"),
+    },
+    "compensation": {
+        "per_killed_rub": Key("RUB/person", "Payments per soldier killed (C_kia).",
+                              domain="nonnegative"),
+        "per_wounded_rub": Key("RUB/person", "Payments per soldier wounded (C_wia).",
+                               domain="nonnegative"),
+    },
+    "budget": {
+        "defense_rub": Key("RUB/year", "Federal 'national defense' spending.",
+                           domain="positive"),
+        "federal_spending_rub": Key("RUB/year", "Total federal budget spending.",
+                                    domain="positive"),
+        "gdp_rub": Key("RUB/year", "Nominal GDP.", domain="positive"),
+        "nwf_liquid_rub": Key("RUB", "Liquid assets of the National Wealth Fund (a stock).",
+                              domain="positive"),
+        "growth": Key("1/year", "Annual nominal growth of every denominator.", 0.0, "growth"),
+    },
+}
+
+TOP_LEVEL_KEYS = ("extends", "claims", *SCHEMA)
+
+CLAIM_QUANTITIES: dict[str, tuple[str, str, str]] = {
+    # quantity: (output variable, kind, base unit)
+    "recruits": ("recruits_persons", "flow", "persons"),
+    "casualties": ("casualties_persons", "flow", "persons"),
+    "killed": ("killed_persons", "flow", "persons"),
+    "irrecoverable_losses": ("irrecoverable_losses_persons", "flow", "persons"),
+    "bonus_spend_rub": ("bonus_spend_rub", "flow", "RUB"),
+    "bonus_spend_usd": ("bonus_spend_usd", "flow", "USD"),
+    "force": ("force_persons", "stock", "persons"),
+}
+"""What a claim can be about: a flow over a window (total or per day) or a stock at a date."""
+
+CLAIM_STATISTICS = {"flow": ("total", "per_day"), "stock": ("at",)}
+
+CLAIM_KEYS = ("quantity", "statistic", "start", "end", "date", "value", "unit", "source",
+              "label")
+
+
+def prior_keys(loss_mode: str) -> list[str]:
+    """Dotted names of every prior key in schema order, minus the unused loss-mode key."""
+    unused = "losses.monthly_rate" if loss_mode == "absolute" else "losses.per_month"
+    return [
+        f"{section}.{name}"
+        for section, keys in SCHEMA.items()
+        for name, key in keys.items()
+        if key.is_prior and f"{section}.{name}" != unused
+    ]
+
+
+def key_spec(dotted: str) -> Key:
+    """The `Key` for ``"section.name"``."""
+    section, name = dotted.split(".", 1)
+    return SCHEMA[section][name]

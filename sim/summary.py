@@ -1,0 +1,215 @@
+"""Tidy summaries of a results Dataset: quantiles, key probabilities, claims verdicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .config import Claim
+from .schema import CLAIM_QUANTITIES
+from .units import SAMPLE, TIME, TIME_BOUND, YEAR
+
+QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
+BAND = (0.05, 0.95)
+"""The central 90% band a claim is judged against."""
+
+OUTCOMES = (
+    "force_change_persons",
+    "months_of_decline",
+    "recruits_persons_per_month_mean",
+    "irrecoverable_losses_persons_per_month_mean",
+    "bonus_spend_usd_per_day_mean",
+    "bonus_share_of_defense_horizon",
+    "manpower_share_of_defense_horizon",
+    "bonus_spend_rub_by_year",
+    "bonus_spend_usd_by_year",
+    "manpower_cost_rub_by_year",
+)
+"""Per-sample outcomes in the summary table (``*_by_year`` expand to one row per year)."""
+
+DAILY_BONUS_THRESHOLD_USD = 24e6
+DEFENSE_SHARE_THRESHOLD = 0.05
+
+EVENTS = (
+    ("force shrinks over the horizon", "force_change_persons", "<", 0.0),
+    ("mean daily bonus spend above $24M", "bonus_spend_usd_per_day_mean", ">",
+     DAILY_BONUS_THRESHOLD_USD),
+    ("bonus bill above 5% of the defence budget", "bonus_share_of_defense_horizon", ">",
+     DEFENSE_SHARE_THRESHOLD),
+)
+"""Key probabilities: (label, per-sample variable, comparison, threshold)."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The summary of a run.
+
+    Attributes
+    ----------
+    outcomes : pandas.DataFrame
+        One row per outcome: ``quantity``, ``units``, ``mean``, ``p5`` ... ``p95``.
+    probabilities : pandas.DataFrame
+        ``event``, ``probability``, ``mc_se`` (Monte Carlo standard error).
+    claims : pandas.DataFrame
+        One row per claim: its value, the simulated 5/50/95th percentiles, the
+        claim's percentile in the simulated distribution and the verdict.
+    """
+
+    outcomes: pd.DataFrame
+    probabilities: pd.DataFrame
+    claims: pd.DataFrame
+
+    def __str__(self) -> str:
+        return "\n\n".join(
+            (
+                "Outcomes (quantiles over samples)\n" + _outcome_text(self.outcomes),
+                "Key probabilities\n" + _probability_text(self.probabilities),
+                "Claims against the simulated 90% band\n" + _claims_text(self.claims),
+            )
+        )
+
+
+def summarize(ds: xr.Dataset) -> Summary:
+    """Summarise a results Dataset from `sim.simulate` (or read back from netCDF).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+
+    Returns
+    -------
+    Summary
+    """
+    return Summary(outcome_table(ds), probability_table(ds), claims_table(ds))
+
+
+def outcome_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Mean and quantiles (5, 25, 50, 75, 95) of each per-sample outcome."""
+    rows = []
+    for name in OUTCOMES:
+        da = ds[name]
+        series = ([(f"{name}[{int(y)}]", da.sel({YEAR: y})) for y in da[YEAR].values]
+                  if YEAR in da.dims else [(name, da)])
+        for label, values in series:
+            x = np.asarray(values, dtype=np.float64)
+            q = np.quantile(x, QUANTILES)
+            rows.append({"quantity": label, "units": da.attrs["units"], "mean": x.mean(),
+                         **{f"p{round(100 * p)}": v for p, v in zip(QUANTILES, q, strict=True)}})
+    return pd.DataFrame(rows)
+
+
+def probability_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Probabilities of the key events, with their Monte Carlo standard errors."""
+    rows = []
+    n = ds.sizes[SAMPLE]
+    for label, name, op, threshold in EVENTS:
+        x = np.asarray(ds[name], dtype=np.float64)
+        p = float(np.mean(x < threshold if op == "<" else x > threshold))
+        rows.append({"event": label, "probability": p, "mc_se": np.sqrt(p * (1 - p) / n)})
+    return pd.DataFrame(rows)
+
+
+def claims_from_attrs(ds: xr.Dataset) -> list[Claim]:
+    """The claims recorded in a results file's attrs."""
+    claims = []
+    for entry in json.loads(ds.attrs.get("claims", "[]")):
+        for key in ("start", "end", "date"):
+            if entry.get(key):
+                entry[key] = dt.date.fromisoformat(entry[key])
+        claims.append(Claim(**entry))
+    return claims
+
+
+def _per_day(ds: xr.Dataset, variable: str) -> xr.DataArray:
+    name = f"{variable}_per_day"
+    if name in ds:
+        return ds[name].astype(np.float64)
+    return ds[variable].astype(np.float64) / ds["step_days"]
+
+
+def claim_samples(ds: xr.Dataset, claim: Claim) -> np.ndarray:
+    """The claimed quantity in every sample, shape (n,).
+
+    Flows are spread evenly over each step's days and summed over the window
+    [start, end); ``per_day`` divides by the window's days. Stocks are
+    interpolated linearly in time between step boundaries.
+    """
+    variable, kind, _ = CLAIM_QUANTITIES[claim.quantity]
+    if kind == "stock":
+        stock = ds[variable].astype(np.float64)
+        return stock.interp({TIME_BOUND: np.datetime64(claim.date, "ns")}).values
+    starts = ds[TIME].values.astype("datetime64[D]")
+    ends = starts + ds["step_days"].values.astype("timedelta64[D]")
+    lo = np.maximum(starts, np.datetime64(claim.start, "D"))
+    hi = np.minimum(ends, np.datetime64(claim.end, "D"))
+    overlap = np.clip((hi - lo).astype(np.float64), 0, None)
+    total = (_per_day(ds, variable) * xr.DataArray(overlap, dims=TIME)).sum(TIME).values
+    if claim.statistic == "per_day":
+        return total / overlap.sum()
+    return total
+
+
+def claims_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Each claim's value against the simulated distribution of the same quantity.
+
+    The percentile counts ties as half, so a claim equal to a fixed simulated
+    value sits at the 50th. The verdict is ``inside`` when the claim lies in
+    the central 90% band [p5, p95], else ``below`` or ``above``.
+    """
+    rows = []
+    for claim in claims_from_attrs(ds):
+        x = claim_samples(ds, claim)
+        p5, p50, p95 = np.quantile(x, (BAND[0], 0.5, BAND[1]))
+        percentile = 100 * (np.mean(x < claim.value) + 0.5 * np.mean(x == claim.value))
+        verdict = "below" if claim.value < p5 else "above" if claim.value > p95 else "inside"
+        window = (f"{claim.date}" if claim.date else f"{claim.start} to {claim.end}")
+        rows.append({"claim": claim.label, "window": window, "value": claim.value,
+                     "unit": claim.unit, "p5": p5, "p50": p50, "p95": p95,
+                     "percentile": percentile, "verdict": verdict, "source": claim.source})
+    return pd.DataFrame(rows, columns=["claim", "window", "value", "unit", "p5", "p50", "p95",
+                                       "percentile", "verdict", "source"])
+
+
+# ---------------------------------------------------------------- text rendering
+
+
+def human(x: float) -> str:
+    """A number with a readable scale suffix: 1.23k, 4.56M, 7.89bn, 1.2trn."""
+    ax = abs(x)
+    for scale, suffix in ((1e12, "trn"), (1e9, "bn"), (1e6, "M"), (1e3, "k")):
+        if ax >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    if ax != 0 and ax < 0.01:
+        return f"{x:.2e}"
+    return f"{x:.3g}"
+
+
+def _format(df: pd.DataFrame, numeric: list[str]) -> str:
+    shown = df.copy()
+    for column in numeric:
+        shown[column] = shown[column].map(human)
+    return shown.to_string(index=False)
+
+
+def _outcome_text(df: pd.DataFrame) -> str:
+    return _format(df, ["mean", "p5", "p25", "p50", "p75", "p95"])
+
+
+def _probability_text(df: pd.DataFrame) -> str:
+    shown = df.copy()
+    shown["probability"] = shown["probability"].map(lambda p: f"{p:.3f}")
+    shown["mc_se"] = shown["mc_se"].map(lambda s: f"{s:.3f}")
+    return shown.to_string(index=False)
+
+
+def _claims_text(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "(no claims in this scenario)"
+    shown = df.drop(columns=["source"])
+    shown["percentile"] = shown["percentile"].map(lambda p: f"{p:.1f}")
+    return _format(shown, ["value", "p5", "p50", "p95"])
