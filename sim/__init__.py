@@ -15,10 +15,10 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
-from .config import Claim, Scenario, load_scenario  # noqa: E402
-from .errors import ConfigError, UserError  # noqa: E402
-from .simulate import simulate  # noqa: E402
-from .summary import Summary, summarize  # noqa: E402
+from .config import Claim, Scenario, load_scenario
+from .errors import ConfigError, UserError
+from .simulate import simulate
+from .summary import Summary, summarize
 
 __all__ = [
     "Claim",

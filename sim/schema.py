@@ -84,7 +84,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "step": _setting("1", "Time step: calendar months or days.", "month", ("month", "day")),
     },
     "force": {
-        "initial_persons": Key("persons", "Troops deployed at time.start (F_0).", domain="positive"),
+        "initial_persons": Key("persons", "Troops deployed at time.start (F_0).",
+                               domain="positive"),
         "other_exit_rate": Key(
             "1/month", "Share of the force leaving each month for other reasons (delta).",
             0.0, "share",

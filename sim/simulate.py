@@ -39,7 +39,7 @@ Progress = Callable[[int, int], None]
 
 
 def param_name(key: str) -> str:
-    """Output name of a sampled parameter: ``recruitment.per_month`` -> ``param_recruitment_per_month``."""
+    """Output name of a sampled parameter, e.g. ``param_recruitment_per_month``."""
     return "param_" + key.replace(".", "_")
 
 
