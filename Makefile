@@ -1,0 +1,36 @@
+# Two commands do all the set-up on a fresh machine (Python >= 3.11 and make):
+#   make demo   create .venv, install, run the baseline scenario and print its summary
+#   make test   create .venv, install, run ruff and the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: venv demo test lint bench golden clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	mkdir -p results
+	$(BIN)/fiscal-sim run configs/baseline.toml --out results/baseline.nc
+
+lint: venv
+	$(BIN)/ruff check sim tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: venv
+	$(BIN)/python benchmarks/bench_engine.py
+
+golden: venv
+	$(BIN)/python tests/make_golden.py
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .ruff_cache .hypothesis
