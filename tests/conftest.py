@@ -1,0 +1,114 @@
+"""Shared fixtures and helpers: minimal configs written from dicts, CLI runner."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from sim.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIGS = REPO / "configs"
+
+settings.register_profile(
+    "ci", max_examples=40, deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile("ci")
+
+# A complete config with every prior fixed: deterministic, easy to compute by hand.
+MINIMAL = {
+    "run": {"samples": 8, "seed": 1},
+    "time": {"start": dt.date(2025, 1, 1), "months": 6, "step": "month"},
+    "force": {"initial_persons": 600_000},
+    "recruitment": {"per_month": 40_000},
+    "losses": {"per_month": 35_000, "killed_share": 0.25, "missing_share": 0.10,
+               "return_to_duty_share": 0.5, "recovery_months": 3.0},
+    "bonus": {"federal_rub": 400_000, "regional_rub": 1_100_000},
+    "fx": {"rub_per_usd": 85.0},
+    "pay": {"monthly_rub": 230_000},
+    "compensation": {"per_killed_rub": 12e6, "per_wounded_rub": 3e6},
+    "budget": {"defense_rub": 13.49e12, "federal_spending_rub": 42.93e12,
+               "gdp_rub": 213.5e12, "nwf_liquid_rub": 3.81e12},
+}
+
+
+def minimal(**sections) -> dict:
+    """A deep copy of `MINIMAL` with sections updated key by key."""
+    config = copy.deepcopy(MINIMAL)
+    for name, table in sections.items():
+        if isinstance(table, dict):
+            config.setdefault(name, {}).update(table)
+        else:
+            config[name] = table
+    return config
+
+
+def toml_value(value) -> str:
+    """Render a Python value as TOML (numbers, strings, dates, inline tables, lists)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, int | float):
+        return repr(value) if value == value and abs(value) != float("inf") else (
+            "nan" if value != value else ("inf" if value > 0 else "-inf"))
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(value)
+
+
+def to_toml(config: dict) -> str:
+    """Render a config dict as a TOML document."""
+    lines = []
+    for key, value in config.items():
+        if not isinstance(value, dict) and key != "claims":
+            lines.append(f"{key} = {toml_value(value)}")
+    for key, value in config.items():
+        if key == "claims":
+            for claim in value:
+                lines.append("\n[[claims]]")
+                lines.extend(f"{k} = {toml_value(v)}" for k, v in claim.items())
+        elif isinstance(value, dict):
+            lines.append(f"\n[{key}]")
+            lines.extend(f"{k} = {toml_value(v)}" for k, v in value.items())
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    """Write a config dict (or raw text) to a TOML file and return its path."""
+
+    def write(config: dict | str, name: str = "scenario.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(config if isinstance(config, str) else to_toml(config))
+        return path
+
+    return write
+
+
+def run_cli(*args: str, capsys) -> tuple[int, str, str]:
+    """Run ``fiscal-sim ARGS`` in-process; return (status, stdout, stderr)."""
+    try:
+        status = main([str(a) for a in args])
+    except SystemExit as exit_:  # argparse usage errors
+        status = exit_.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def run_subprocess(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m sim ARGS`` in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "sim", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, check=False)
