@@ -77,12 +77,19 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     os.close(handle)
     try:
         ds.to_netcdf(temp_name, engine=NETCDF_ENGINE, encoding=_encoding(ds))
+        os.chmod(temp_name, 0o666 & ~_umask())  # mkstemp creates 0600; use the usual mode
         os.replace(temp_name, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise
     return target
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_results(path: str | Path) -> xr.Dataset:

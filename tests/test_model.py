@@ -92,7 +92,7 @@ def test_casualties_never_exceed_force_and_force_stays_at_zero():
 
 def test_other_exits_capped_so_force_is_never_negative():
     p = params({"force.other_exit_rate": 1.0, "recruitment.per_month": 0.0})
-    grid, out = run(p)
+    _, out = run(p)
     assert np.all(out["force"] >= 0)
     assert out["force"][1, 0] == 0  # a 31-day January removes more than the whole force
     assert out["other_exits"][0, 0] == pytest.approx(600_000 - out["casualties"][0, 0])

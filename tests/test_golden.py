@@ -1,0 +1,25 @@
+"""Golden-file regression: the baseline's numbers must not change by accident.
+
+Regenerate with ``make golden`` only when a change is intended.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .make_golden import GOLDEN, golden_run
+
+# float32 storage: allow a few units in the last place for libm differences across machines.
+RTOL = 1e-6
+
+
+def test_baseline_matches_golden_file():
+    expected = xr.load_dataset(GOLDEN, engine="h5netcdf")
+    actual = golden_run()
+    assert set(actual.data_vars) == set(expected.data_vars)
+    for name in expected.data_vars:
+        np.testing.assert_allclose(actual[name].values, expected[name].values, rtol=RTOL,
+                                   atol=0, err_msg=name)
+    for key in ("seed", "samples", "seed_block_samples", "config_resolved", "claims"):
+        assert actual.attrs[key] == expected.attrs[key], key

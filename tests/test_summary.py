@@ -1,0 +1,108 @@
+"""summarize(): outcome quantiles, key probabilities and claim verdicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pytest
+
+import sim
+from sim import io
+from sim.summary import claim_samples, claims_from_attrs, human
+from sim.units import DAYS_PER_MONTH
+
+from .conftest import CONFIGS, minimal
+
+RATE_PER_DAY = 40_000 / DAYS_PER_MONTH  # recruits per day in the MINIMAL config
+
+
+def _claims(value_recruits):
+    return [
+        {"label": "recruits mid-Jan to mid-Feb", "quantity": "recruits",
+         "start": dt.date(2025, 1, 15), "end": dt.date(2025, 2, 15), "value": value_recruits,
+         "unit": "persons", "source": "test"},
+        {"label": "force", "quantity": "force", "date": dt.date(2025, 1, 16), "value": 1.0,
+         "unit": "persons"},
+        {"label": "usd per day", "quantity": "bonus_spend_usd", "statistic": "per_day",
+         "start": dt.date(2025, 2, 1), "end": dt.date(2025, 4, 1), "value": 1e9,
+         "unit": "USD/day"},
+    ]
+
+
+@pytest.fixture
+def deterministic(write_config):
+    config = minimal(claims=_claims(RATE_PER_DAY * 31))
+    return sim.simulate(sim.load_scenario(write_config(config)), samples=5, seed=0)
+
+
+def test_flow_claims_spread_steps_evenly_over_days(deterministic):
+    recruits, force, usd = claims_from_attrs(deterministic)
+    np.testing.assert_allclose(claim_samples(deterministic, recruits), RATE_PER_DAY * 31,
+                               rtol=1e-6)
+    f = deterministic.force_persons.values[0]
+    np.testing.assert_allclose(claim_samples(deterministic, force),
+                               f[0] + (f[1] - f[0]) * 15 / 31, rtol=1e-7)
+    np.testing.assert_allclose(claim_samples(deterministic, usd),
+                               RATE_PER_DAY * 1.5e6 / 85, rtol=1e-6)
+
+
+def test_claim_verdicts_and_percentiles(deterministic):
+    claim = claims_from_attrs(deterministic)[0]
+    tie = float(claim_samples(deterministic, claim)[0])  # every sample has this value
+    claims = json.loads(deterministic.attrs["claims"])
+    claims[0]["value"] = tie
+    ds = deterministic.assign_attrs(claims=json.dumps(claims))
+    table = sim.summarize(ds).claims
+    assert table.iloc[0].verdict == "inside" and table.iloc[0].percentile == 50.0
+    assert table.iloc[1].verdict == "below" and table.iloc[1].percentile == 0
+    assert table.iloc[2].verdict == "above" and table.iloc[2].percentile == 100
+
+
+def test_percentile_of_a_claim_in_a_spread_distribution(write_config):
+    config = minimal(recruitment={"per_month": {"dist": "uniform", "low": 30_000,
+                                                "high": 50_000}},
+                     claims=_claims(RATE_PER_DAY * 31))
+    ds = sim.simulate(sim.load_scenario(write_config(config)), samples=20_000, seed=3)
+    row = sim.summarize(ds).claims.iloc[0]
+    # The claim is the window total at 40k a month: the median of uniform(30k, 50k).
+    # Binomial SE of the share below it at n = 20,000, five sigma: 1.8 points.
+    assert row.percentile == pytest.approx(50, abs=5 * 100 * np.sqrt(0.25 / 20_000))
+    assert row.verdict == "inside"
+
+
+def test_probabilities_and_their_standard_errors(write_config):
+    config = minimal(recruitment={"per_month": {"dist": "uniform", "low": 30_000,
+                                                "high": 40_000}})
+    ds = sim.simulate(sim.load_scenario(write_config(config)), samples=10_000, seed=1)
+    table = sim.summarize(ds).probabilities.set_index("event")
+    shrink = table.loc["force shrinks over the horizon"]
+    expected = float(np.mean(ds.force_change_persons.values < 0))
+    assert shrink.probability == expected
+    assert shrink.mc_se == pytest.approx(np.sqrt(expected * (1 - expected) / 10_000))
+    # Force shrinks when recruits < irrecoverable losses (35k x 0.675 = 23.6k): never here.
+    assert expected == 0.0
+
+
+def test_outcome_table_has_quantiles_in_order_and_one_row_per_year(write_config):
+    ds = sim.simulate(sim.load_scenario(CONFIGS / "baseline.toml"), samples=2000, seed=1)
+    table = sim.summarize(ds).outcomes
+    assert {"bonus_spend_usd_by_year[2025]", "bonus_spend_usd_by_year[2026]"} <= set(
+        table.quantity)
+    q = table[["p5", "p25", "p50", "p75", "p95"]].to_numpy()
+    assert np.all(np.diff(q, axis=1) >= 0)
+
+
+def test_summary_of_a_file_read_back(tmp_path):
+    ds = sim.simulate(sim.load_scenario(CONFIGS / "baseline.toml"), samples=500, seed=2)
+    back = io.read_results(io.write_netcdf(ds, tmp_path / "r.nc"))
+    assert str(sim.summarize(back)) == str(sim.summarize(ds))
+    assert "Kelin" in str(sim.summarize(back))
+
+
+@pytest.mark.parametrize(("x", "text"), [(2.5e12, "2.5trn"), (1.23e9, "1.23bn"),
+                                         (24e6, "24M"), (600_000, "600k"), (0.052, "0.052"),
+                                         (0, "0"), (-3e6, "-3M")])
+def test_human_numbers(x, text):
+    assert human(x) == text
