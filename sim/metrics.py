@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import Params, growth_factor
+from .model import Params, cumulative_sum, growth_factor
 from .units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 BUDGET_DENOMINATORS = {
@@ -49,7 +49,7 @@ def strain_ratios(p: Params, bonus_per_day_rub: np.ndarray, manpower_per_day_rub
         per_day_budget = p[key] * grown / DAYS_PER_YEAR
         ratios[f"bonus_share_of_{suffix}"] = bonus_per_day_rub / per_day_budget
         ratios[f"manpower_share_of_{suffix}"] = manpower_per_day_rub / per_day_budget
-    ratios["cumulative_manpower_share_of_nwf"] = np.cumsum(manpower_rub, axis=0) / (
+    ratios["cumulative_manpower_share_of_nwf"] = cumulative_sum(manpower_rub) / (
         p["budget.nwf_liquid_rub"] * grown
     )
     return ratios
@@ -79,8 +79,8 @@ def horizon_summaries(result: dict[str, np.ndarray], p: Params, days: np.ndarray
     total_days = days.sum()
     months = days / DAYS_PER_MONTH
     bonus_usd = result["bonus_spend_usd_per_day"] * days[:, None]
-    defense_rub = p["budget.defense_rub"] * growth_factor(p["budget.growth"], years)
-    defense_over_horizon = (defense_rub * (days / DAYS_PER_YEAR)[:, None]).sum(axis=0)
+    grown = growth_factor(p["budget.growth"], years) * np.ones((len(days), 1))
+    defense_over_horizon = p["budget.defense_rub"] * ((days / DAYS_PER_YEAR) @ grown)
     by_year = year_weights.T
     return {
         "force_change_persons": force[-1] - force[0],

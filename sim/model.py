@@ -89,8 +89,8 @@ def ar1_multiplier(
     return np.exp(x, out=x)
 
 
-def growth_factor(rate: np.ndarray, years: np.ndarray) -> np.ndarray:
-    """(1 + rate)^tau for every step and sample, shape (K, n).
+def growth_factor(rate: np.ndarray, years: np.ndarray) -> np.ndarray | float:
+    """(1 + rate)^tau for every step and sample, shape (K, n), or 1.0 when no rate grows.
 
     Parameters
     ----------
@@ -99,7 +99,22 @@ def growth_factor(rate: np.ndarray, years: np.ndarray) -> np.ndarray:
     years : ndarray, shape (K,)
         tau_k [year].
     """
+    if not np.any(rate):
+        return 1.0
     return np.exp(np.multiply.outer(years, np.log1p(rate)))
+
+
+def cumulative_sum(steps: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Running sum over time of a (K, n) array, one vectorized add per step.
+
+    NumPy's ``cumsum(axis=0)`` on a C-ordered (K, n) array is several times
+    slower than this loop over the K rows.
+    """
+    out = np.empty_like(steps) if out is None else out
+    out[0] = steps[0]
+    for k in range(1, len(steps)):
+        np.add(out[k - 1], steps[k], out=out[k])
+    return out
 
 
 def bonus_per_recruit(p: Params, years: np.ndarray) -> np.ndarray:
@@ -138,9 +153,10 @@ def exchange_rate(p: Params, innovations: np.ndarray | None, days: np.ndarray) -
     log_steps = p["fx.drift"] * dt_years
     if innovations is not None:
         log_steps = log_steps + p["fx.volatility"] * np.sqrt(dt_years) * innovations[:-1]
-    log_x = np.zeros((len(days), len(p["fx.rub_per_usd"])))
-    np.cumsum(log_steps, axis=0, out=log_x[1:])
-    log_x += np.log(p["fx.rub_per_usd"])
+    log_x = np.empty((len(days), len(p["fx.rub_per_usd"])))
+    log_x[0] = np.log(p["fx.rub_per_usd"])
+    for k in range(1, len(days)):
+        np.add(log_x[k - 1], log_steps[k - 1], out=log_x[k])
     return np.exp(log_x, out=log_x)
 
 

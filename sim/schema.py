@@ -7,7 +7,6 @@ sampled parameters in the output.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,13 +29,19 @@ class Domain:
         return above and high <= self.high
 
 
+MAX_AMOUNT = 1e15
+"""Largest allowed person count or RUB amount: ten times Russia's GDP in RUB."""
+
 DOMAINS = {
-    "positive": Domain(0.0, math.inf, True, "> 0"),
-    "nonnegative": Domain(0.0, math.inf, False, ">= 0"),
+    "positive": Domain(0.0, MAX_AMOUNT, True, "> 0 and <= 1e15"),
+    "nonnegative": Domain(0.0, MAX_AMOUNT, False, "in [0, 1e15]"),
     "share": Domain(0.0, 1.0, False, "in [0, 1]"),
-    "growth": Domain(-1.0, math.inf, True, "> -1"),
-    "real": Domain(-math.inf, math.inf, False, "finite"),
+    "growth": Domain(-1.0, 10.0, True, "> -1 and <= 10"),
+    "rate": Domain(-10.0, 10.0, False, "in [-10, 10]"),
+    "spread": Domain(0.0, 5.0, False, "in [0, 5]"),
 }
+"""Allowed values of each kind of parameter. The upper bounds only catch typos: no
+plausible input comes near them, and they keep every output finite in float32."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ class Key:
     unit: str
     description: str
     default: Any = REQUIRED
-    domain: str = "real"
+    domain: str = "rate"
     choices: tuple[str, ...] = ()
 
     @property
@@ -96,12 +101,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "persons/month", "Mean new contracts per month at the base bonus (R).",
             domain="nonnegative",
         ),
-        "shock_sd": Key("1", "SD of the log recruitment shock (s).", 0.0, "nonnegative"),
+        "shock_sd": Key("1", "SD of the log recruitment shock (s).", 0.0, "spread"),
         "shock_persistence": Key(
             "1", "Monthly autocorrelation of the recruitment shock (phi).", 0.0, "share"
         ),
         "bonus_elasticity": Key(
-            "1", "Elasticity of recruits to the real bonus (eps).", 0.0, "real"
+            "1", "Elasticity of recruits to the real bonus (eps).", 0.0, "rate"
         ),
     },
     "prices": {
@@ -120,7 +125,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "1/month", "Casualties per month as a share of the force in proportional mode "
             "(lambda).", domain="share",
         ),
-        "shock_sd": Key("1", "SD of the log casualty shock.", 0.0, "nonnegative"),
+        "shock_sd": Key("1", "SD of the log casualty shock.", 0.0, "spread"),
         "shock_persistence": Key(
             "1", "Monthly autocorrelation of the casualty shock.", 0.0, "share"
         ),
@@ -145,9 +150,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "fx": {
         "rub_per_usd": Key("RUB/USD", "Exchange rate at start (X_0).", domain="positive"),
-        "drift": Key("1/year", "Annual drift of log RUB per USD (mu_X).", 0.0, "real"),
+        "drift": Key("1/year", "Annual drift of log RUB per USD (mu_X).", 0.0, "rate"),
         "volatility": Key("1/sqrt(year)", "Annual volatility of log RUB per USD (sigma_X).",
-                          0.0, "nonnegative"),
+                          0.0, "spread"),
     },
     "pay": {
         "monthly_rub": Key("RUB/(person month)", "Monthly pay of a contract soldier (P_sol).",

@@ -148,8 +148,9 @@ def simulate(scenario: Scenario, samples: int | None = None,
         p = parameters_from_unit(scenario.priors, unit)
         result = derive(run_model(p, noise, days, years, scenario.loss_mode), p, days, years,
                         weights)
-        for name, array in outputs.items():
-            array[..., lo:hi] = result[name]
+        with np.errstate(over="ignore"):  # beyond float32's 3.4e38 is stored as inf
+            for name, array in outputs.items():
+                array[..., lo:hi] = result[name]
         for key in uncertain:
             params_out[key][lo:hi] = p[key]
         if progress is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,8 @@ settings.register_profile(
     "ci", max_examples=40, deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-settings.load_profile("ci")
+settings.register_profile("thorough", parent=settings.get_profile("ci"), max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # A complete config with every prior fixed: deterministic, easy to compute by hand.
 MINIMAL = {
@@ -71,12 +73,16 @@ def toml_value(value) -> str:
 
 def to_toml(config: dict) -> str:
     """Render a config dict as a TOML document."""
+    def is_table_array(key, value):
+        return key == "claims" and isinstance(value, list) and value and all(
+            isinstance(v, dict) for v in value)
+
     lines = []
     for key, value in config.items():
-        if not isinstance(value, dict) and key != "claims":
+        if not isinstance(value, dict) and not is_table_array(key, value):
             lines.append(f"{key} = {toml_value(value)}")
     for key, value in config.items():
-        if key == "claims":
+        if is_table_array(key, value):
             for claim in value:
                 lines.append("\n[[claims]]")
                 lines.extend(f"{k} = {toml_value(v)}" for k, v in claim.items())

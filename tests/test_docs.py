@@ -1,0 +1,38 @@
+"""The docs list every config key (with unit and default) and every output variable."""
+
+from __future__ import annotations
+
+from sim.schema import REQUIRED, SCHEMA
+from sim.variables import VARIABLES
+
+from .conftest import REPO
+
+CONFIG_DOC = (REPO / "docs" / "config.md").read_text()
+OUTPUT_DOC = (REPO / "docs" / "outputs.md").read_text()
+README = (REPO / "README.md").read_text()
+
+
+def test_every_config_key_is_documented_with_unit_and_default():
+    rows = {line.split("|")[1].strip(" `"): line for line in CONFIG_DOC.splitlines()
+            if line.startswith("| `")}
+    for section, keys in SCHEMA.items():
+        for name, key in keys.items():
+            row = rows.get(f"{section}.{name}")
+            assert row, f"{section}.{name} missing from docs/config.md"
+            assert f"| {key.unit} |" in row
+            default = "required" if key.default is REQUIRED else repr(key.default).replace(
+                "'", '"')
+            assert default in row
+
+
+def test_every_output_variable_is_documented_with_units():
+    for name, variable in VARIABLES.items():
+        row = next((line for line in OUTPUT_DOC.splitlines() if line.startswith(f"| `{name}`")),
+                   None)
+        assert row, f"{name} missing from docs/outputs.md"
+        assert f"| {variable.units} |" in row
+
+
+def test_readme_first_screen_has_the_two_commands():
+    first_screen = "\n".join(README.splitlines()[:30])
+    assert "make demo" in first_screen and "make test" in first_screen
