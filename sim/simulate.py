@@ -29,7 +29,7 @@ from .variables import BOUND, PER_SAMPLE, STEP, VARIABLES, YEARLY
 STORAGE_DTYPE = np.float32
 """Outputs are stored in float32 (about 7 significant digits); computed in float64."""
 
-WORKING_ELEMENTS = 2**19
+WORKING_ELEMENTS = 2**18
 """Target sample-steps per processing chunk: bounds the float64 working set."""
 
 WORKING_ARRAYS = 48

@@ -31,6 +31,10 @@ CASES = {
               stats.lognorm((np.log(60_000) - np.log(50_000)) / (2 * stats.norm.ppf(0.95)),
                             scale=np.sqrt(50_000 * 60_000))),
     "range_normal": ("-10 to 30", stats.norm(10, 20 / stats.norm.ppf(0.95))),
+    "triangular_at_low": ({"dist": "triangular", "low": 1.0, "mode": 1.0, "high": 4.0},
+                          stats.triang(0.0, loc=1, scale=3)),
+    "triangular_at_high": ({"dist": "triangular", "low": 1.0, "mode": 4.0, "high": 4.0},
+                           stats.triang(1.0, loc=1, scale=3)),
 }
 
 
@@ -42,7 +46,7 @@ def test_every_family_is_covered():
 @pytest.mark.parametrize("name", CASES)
 def test_ppf_equals_scipy(name):
     value, expected = CASES[name]
-    u = np.linspace(0.001, 0.999, 101)
+    u = np.concatenate([[0.0, 1e-12], np.linspace(0.001, 0.999, 101), [1 - 1e-12, 1.0]])
     np.testing.assert_allclose(prior_from_value(value).ppf(u), expected.ppf(u), rtol=1e-12)
 
 
