@@ -100,8 +100,7 @@ def _run(args: argparse.Namespace) -> int:
     bar = ProgressBar(enabled=not args.no_progress and sys.stderr.isatty())
     started = time.perf_counter()
     try:
-        ds = simulate(scenario, chunk_samples=args.chunk_samples, progress=bar,
-                      available_bytes=io.available_memory_bytes())
+        ds = simulate(scenario, chunk_samples=args.chunk_samples, progress=bar)
     finally:
         bar.close()
     seconds = time.perf_counter() - started

@@ -164,7 +164,7 @@ def _load_chain(path: str, seen: tuple[str, ...]) -> tuple[dict, tuple[str, ...]
     if not isinstance(parent_name, str) or not parent_name:
         raise ConfigError(path, "extends", f"expected a file name, got {parent_name!r}")
     parent_path = str(Path(path).parent / parent_name)
-    if not Path(parent_path).is_file():
+    if not io.is_file(parent_path):
         raise ConfigError(path, "extends", f"parent config {parent_path} does not exist")
     parent, files = _load_chain(parent_path, (*seen, resolved))
     return _merge(parent, raw), (path, *files)

@@ -37,6 +37,11 @@ def read_text(path: str | Path) -> str:
     return text
 
 
+def is_file(path: str | Path) -> bool:
+    """True when `path` names an existing regular file."""
+    return Path(path).is_file()
+
+
 def check_writable(path: str | Path) -> None:
     """Refuse early, before a long run, when `path` cannot be written.
 

@@ -9,7 +9,7 @@ from dataclasses import asdict
 import numpy as np
 import xarray as xr
 
-from . import __version__
+from . import __version__, io
 from .config import Scenario
 from .errors import ResourceError
 from .metrics import derive
@@ -104,7 +104,8 @@ def simulate(scenario: Scenario, samples: int | None = None,
     progress : callable, optional
         Called as ``progress(done_samples, total_samples)`` after each chunk.
     available_bytes : int, optional
-        Memory budget [bytes]; if given, a run that would exceed it is refused.
+        Memory budget [bytes]; default: the memory this machine has available now.
+        A run that would exceed it is refused before anything is computed.
 
     Returns
     -------
@@ -116,7 +117,7 @@ def simulate(scenario: Scenario, samples: int | None = None,
     Raises
     ------
     ResourceError
-        If `available_bytes` is given and the run would not fit.
+        If the run would not fit in `available_bytes`.
     """
     scenario = scenario.with_run(samples=samples,
                                  seed=seed if isinstance(seed, int | None) else None)
@@ -125,8 +126,9 @@ def simulate(scenario: Scenario, samples: int | None = None,
     blocks_per_chunk = -(-(chunk_samples or default_chunk_samples(grid.n_steps))
                          // SEED_BLOCK_SAMPLES)
     chunk = blocks_per_chunk * SEED_BLOCK_SAMPLES
-    if available_bytes is not None:
-        check_memory(scenario, n, chunk, available_bytes)
+    if available_bytes is None:
+        available_bytes = io.available_memory_bytes()
+    check_memory(scenario, n, chunk, available_bytes)
 
     days, years, weights = grid.days, grid.years_elapsed, grid.year_weights()
     shapes = (grid.n_steps, weights.shape[1], n)
