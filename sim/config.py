@@ -245,8 +245,7 @@ def _validate(raw: dict, path: str, files: tuple[str, ...]) -> Scenario:
     claims = tuple(
         _claim(entry, path, i, grid) for i, entry in enumerate(_claim_list(raw, path))
     )
-    resolved = {k: v for k, v in raw.items()}
-    return Scenario(path, grid, samples, seed, loss_mode, priors, claims, resolved, files)
+    return Scenario(path, grid, samples, seed, loss_mode, priors, claims, dict(raw), files)
 
 
 def _prior(raw: dict, path: str, dotted: str) -> Prior:

@@ -121,7 +121,9 @@ def bonus_per_recruit(p: Params, years: np.ndarray) -> np.ndarray:
     """Bonus per recruit B_k = B_fed (1 + g_fed)^tau + B_reg (1 + g_reg)^tau [RUB], (K, n)."""
     federal = p["bonus.federal_rub"] * growth_factor(p["bonus.federal_growth"], years)
     regional = p["bonus.regional_rub"] * growth_factor(p["bonus.regional_growth"], years)
-    return federal + regional
+    out = np.empty((len(years), len(p["bonus.federal_rub"])))
+    np.add(federal, regional, out=out)  # (K, n) even when neither grows
+    return out
 
 
 def recruits(p: Params, bonus_rub: np.ndarray, shock: np.ndarray | float,

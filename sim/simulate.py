@@ -130,26 +130,15 @@ def simulate(scenario: Scenario, samples: int | None = None,
         available_bytes = io.available_memory_bytes()
     check_memory(scenario, n, chunk, available_bytes)
 
-    days, years, weights = grid.days, grid.years_elapsed, grid.year_weights()
+    weights = grid.year_weights()
     shapes = (grid.n_steps, weights.shape[1], n)
     outputs = {name: np.empty(_shape(v.layout, *shapes), STORAGE_DTYPE)
                for name, v in VARIABLES.items()}
     uncertain = uncertain_keys(scenario.priors)
     params_out = {key: np.empty(n) for key in uncertain}
 
-    n_blocks = -(-n // SEED_BLOCK_SAMPLES)
-    for first_block in range(0, n_blocks, blocks_per_chunk):
-        blocks = range(first_block, min(first_block + blocks_per_chunk, n_blocks))
-        lo = first_block * SEED_BLOCK_SAMPLES
-        hi = min(n, blocks[-1] * SEED_BLOCK_SAMPLES + SEED_BLOCK_SAMPLES)
-        draws = [draw_block(scenario.priors, root, b, min(SEED_BLOCK_SAMPLES,
-                                                          n - b * SEED_BLOCK_SAMPLES),
-                            grid.n_steps) for b in blocks]
-        unit = np.concatenate([u for u, _ in draws])
-        noise = noise_for([z for _, z in draws], tuple(draws[0][1]))
-        p = parameters_from_unit(scenario.priors, unit)
-        result = derive(run_model(p, noise, days, years, scenario.loss_mode), p, days, years,
-                        weights)
+    for lo, hi, blocks in _chunks(n, blocks_per_chunk):
+        p, result = _simulate_chunk(scenario, root, blocks, n, weights)
         with np.errstate(over="ignore"):  # beyond float32's 3.4e38 is stored as inf
             for name, array in outputs.items():
                 array[..., lo:hi] = result[name]
@@ -158,6 +147,28 @@ def simulate(scenario: Scenario, samples: int | None = None,
         if progress is not None:
             progress(hi, n)
     return _dataset(scenario, root, outputs, params_out, weights)
+
+
+def _chunks(n: int, blocks_per_chunk: int):
+    """Yield (first sample, end sample, seed blocks) for each processing chunk."""
+    n_blocks = -(-n // SEED_BLOCK_SAMPLES)
+    for first in range(0, n_blocks, blocks_per_chunk):
+        blocks = range(first, min(first + blocks_per_chunk, n_blocks))
+        yield first * SEED_BLOCK_SAMPLES, min(n, blocks.stop * SEED_BLOCK_SAMPLES), blocks
+
+
+def _simulate_chunk(scenario: Scenario, root: np.random.SeedSequence, blocks: range, n: int,
+                    year_weights: np.ndarray) -> tuple[dict, dict]:
+    """Draw, map and run the seed blocks of one chunk; return parameters and outputs."""
+    grid = scenario.grid
+    draws = [draw_block(scenario.priors, root, b,
+                        min(SEED_BLOCK_SAMPLES, n - b * SEED_BLOCK_SAMPLES), grid.n_steps)
+             for b in blocks]
+    p = parameters_from_unit(scenario.priors, np.concatenate([u for u, _ in draws]))
+    noise = noise_for([z for _, z in draws], tuple(draws[0][1]))
+    days, years = grid.days, grid.years_elapsed
+    model_out = run_model(p, noise, days, years, scenario.loss_mode)
+    return p, derive(model_out, p, days, years, year_weights)
 
 
 def _dataset(scenario: Scenario, root: np.random.SeedSequence, outputs: dict,

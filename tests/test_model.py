@@ -120,6 +120,18 @@ def test_bonus_growth_and_elasticity():
     assert out["recruits"][12, 0] == pytest.approx(expected_recruits, rel=1e-12)
 
 
+def test_elasticity_without_bonus_growth_responds_to_prices_only():
+    """Each sample's bonus is its own base: with no growth, b_k = 1 / P_k in every sample."""
+    p = params({"recruitment.bonus_elasticity": 0.5, "prices.inflation": 0.1}, n=3)
+    p["bonus.federal_rub"] = np.array([1e5, 4e5, 9e5])
+    grid, out = run(p, months=13)
+    tau = grid.years_elapsed[:, None]
+    expected = 40_000 * (grid.days / DAYS_PER_MONTH)[:, None] * (1.1**-tau) ** 0.5
+    np.testing.assert_allclose(out["recruits"], np.broadcast_to(expected, (13, 3)),
+                               rtol=1e-12)
+    assert out["bonus_rub_per_recruit"].shape == (13, 3)
+
+
 def test_ar1_multiplier_mean_variance_and_autocorrelation():
     n, s, phi = 40_000, 0.3, 0.6
     days = np.full(12, DAYS_PER_MONTH)
