@@ -17,6 +17,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 from .config import Claim, Scenario, load_scenario
 from .errors import ConfigError, UserError
+from .sensitivity import sensitivity
 from .simulate import simulate
 from .summary import Summary, summarize
 
@@ -28,6 +29,7 @@ __all__ = [
     "UserError",
     "__version__",
     "load_scenario",
+    "sensitivity",
     "simulate",
     "summarize",
 ]

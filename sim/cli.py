@@ -6,6 +6,7 @@ User errors (bad config, flag, path) print one line on stderr and exit 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from . import __version__, io
 from .config import load_scenario
 from .errors import UserError
+from .sensitivity import ranked_table, sensitivity
 from .simulate import simulate
 from .summary import summarize
 
@@ -51,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="scenario TOML file")
     run.add_argument("--samples", type=_positive_int, help="override [run] samples")
     run.add_argument("--seed", type=_nonnegative_int, help="override [run] seed")
+    run.add_argument("--design", choices=("random", "lhs", "sobol"),
+                     help="override [run] design (sobol needs a power-of-two sample count)")
     run.add_argument("--out", help="write the results to this netCDF file")
     run.add_argument("--set", dest="overrides", action="append", default=[],
                      metavar="KEY=VALUE",
@@ -59,6 +63,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="samples processed at once (memory vs speed; results unchanged)")
     run.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     run.set_defaults(handler=_run)
+
+    sens = commands.add_parser(
+        "sensitivity", help="Sobol indices, rank correlations and a tornado for one outcome")
+    sens.add_argument("config", help="scenario TOML file")
+    sens.add_argument("--outcome", required=True,
+                      help="output variable, e.g. bonus_spend_usd_per_day_mean")
+    sens.add_argument("--time", help="for per-step outcomes: a date (YYYY-MM-DD) or 'all'")
+    sens.add_argument("--samples", type=_positive_int, default=2**12,
+                      help="base samples, a power of two (default 4096); Sobol costs "
+                           "(parameters + 2) x samples model runs")
+    sens.add_argument("--seed", type=_nonnegative_int, help="override [run] seed")
+    sens.add_argument("--log", action="store_true", help="analyse log(outcome)")
+    sens.add_argument("--rank-only", action="store_true",
+                      help="rank correlations and tornado only (for correlated priors)")
+    sens.add_argument("--out", help="write the results to this netCDF file")
+    sens.add_argument("--set", dest="overrides", action="append", default=[],
+                      metavar="KEY=VALUE", help="override a config key")
+    sens.set_defaults(handler=_sensitivity)
 
     validate = commands.add_parser("validate", help="check a scenario config without running")
     validate.add_argument("config", help="scenario TOML file")
@@ -94,7 +116,8 @@ class ProgressBar:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.config, args.overrides).with_run(args.samples, args.seed)
+    scenario = load_scenario(args.config, args.overrides).with_run(args.samples, args.seed,
+                                                                   args.design)
     if args.out:
         io.check_writable(args.out)
     bar = ProgressBar(enabled=not args.no_progress and sys.stderr.isatty())
@@ -105,12 +128,25 @@ def _run(args: argparse.Namespace) -> int:
         bar.close()
     seconds = time.perf_counter() - started
     print(f"{scenario.path}: {scenario.samples} samples x {scenario.grid.n_steps} "
-          f"{scenario.grid.step} steps from {scenario.grid.start}, seed {scenario.seed}, "
+          f"{scenario.grid.step} steps from {scenario.grid.start}, {scenario.design} design, "
+          f"seed {scenario.seed}, "
           f"{seconds:.2f} s\n")
     print(summarize(ds))
     if args.out:
         path = io.write_netcdf(ds, args.out)
         print(f"\nwrote {path}")
+    return 0
+
+
+def _sensitivity(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.config, args.overrides)
+    if args.out:
+        io.check_writable(args.out)
+    ds = sensitivity(scenario, args.outcome, args.time, samples=args.samples, seed=args.seed,
+                     log=args.log, rank_only=args.rank_only)
+    print(ranked_table(ds))
+    if args.out:
+        print(f"\nwrote {io.write_netcdf(ds, args.out)}")
     return 0
 
 
@@ -133,3 +169,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fiscal-sim: interrupted; no output written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into a command that stopped reading
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 141

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from . import io
+from .copula import Pair, cholesky_factor, correlation_matrix, offending_pairs
 from .distributions import Prior, PriorError, prior_from_value
 from .errors import ConfigError
 from .schema import (
     CLAIM_KEYS,
     CLAIM_QUANTITIES,
     CLAIM_STATISTICS,
+    CORRELATION_KEYS,
     DOMAINS,
     REQUIRED,
     SCHEMA,
@@ -81,10 +83,15 @@ class Scenario:
         The calendar time grid.
     samples, seed : int
         Defaults for `sim.simulate`.
+    design : str
+        ``"random"``, ``"lhs"`` or ``"sobol"``.
     loss_mode : str
         ``"absolute"`` or ``"proportional"``.
     priors : dict of str to Prior
         Every parameter by dotted key, in schema order.
+    correlations : tuple of (str, str, float)
+        Rank-correlated pairs of uncertain priors, validated to form a positive
+        definite copula.
     claims : tuple of Claim
     resolved : dict
         The merged config (after ``extends`` and overrides), for provenance.
@@ -96,8 +103,10 @@ class Scenario:
     grid: TimeGrid
     samples: int
     seed: int
+    design: str
     loss_mode: str
     priors: dict[str, Prior]
+    correlations: tuple[Pair, ...]
     claims: tuple[Claim, ...]
     resolved: dict = field(repr=False)
     files: tuple[str, ...] = ()
@@ -106,12 +115,15 @@ class Scenario:
         """The merged config as JSON text (dates as ISO strings)."""
         return json.dumps(self.resolved, default=str, sort_keys=False, indent=1)
 
-    def with_run(self, samples: int | None = None, seed: int | None = None) -> Scenario:
+    def with_run(self, samples: int | None = None, seed: int | None = None,
+                 design: str | None = None) -> Scenario:
         """A copy with other run settings, validated like the config's own."""
         samples = self.samples if samples is None else _positive_int(samples, self.path,
                                                                      "run.samples")
         seed = self.seed if seed is None else _seed(seed, self.path, "run.seed")
-        return replace(self, samples=samples, seed=seed)
+        design = self.design if design is None else _choice(design, self.path, "run.design")
+        _check_design(design, samples, self.path)
+        return replace(self, samples=samples, seed=seed, design=design)
 
 
 # ---------------------------------------------------------------- loading and merging
@@ -215,10 +227,10 @@ def _validate(raw: dict, path: str, files: tuple[str, ...]) -> Scenario:
         if section not in TOP_LEVEL_KEYS:
             raise ConfigError(path, section,
                               f"unknown section{_suggest(section, TOP_LEVEL_KEYS)}")
-        if section != "claims" and not isinstance(value, dict):
+        if section not in ("claims", "correlations") and not isinstance(value, dict):
             raise ConfigError(path, section, f"expected a [{section}] table, got {value!r}")
     for section, table in raw.items():
-        if section == "claims":
+        if section in ("claims", "correlations"):
             continue
         for name in table:
             if name not in SCHEMA[section]:
@@ -238,14 +250,26 @@ def _validate(raw: dict, path: str, files: tuple[str, ...]) -> Scenario:
     loss_mode = _choice(setting("losses.mode"), path, "losses.mode")
     samples = _positive_int(setting("run.samples"), path, "run.samples")
     seed = _seed(setting("run.seed"), path, "run.seed")
+    design = _choice(setting("run.design"), path, "run.design")
+    _check_design(design, samples, path)
     grid = build_time_grid(start, months, step)
 
     priors = {key: _prior(raw, path, key) for key in prior_keys(loss_mode)}
     _check_joint(priors, path)
+    correlations = _correlations(raw, path, priors)
     claims = tuple(
-        _claim(entry, path, i, grid) for i, entry in enumerate(_claim_list(raw, path))
+        _claim(entry, path, i, grid) for i, entry in enumerate(_table_list(raw, path, "claims"))
     )
-    return Scenario(path, grid, samples, seed, loss_mode, priors, claims, dict(raw), files)
+    return Scenario(path, grid, samples, seed, design, loss_mode, priors, correlations, claims,
+                    dict(raw), files)
+
+
+def _check_design(design: str, samples: int, path: str) -> None:
+    if design == "sobol" and samples & (samples - 1):
+        below = 1 << (samples.bit_length() - 1)
+        raise ConfigError(path, "run.samples",
+                          f"the sobol design needs a power of two; got {samples} "
+                          f"(try {below} or {2 * below})")
 
 
 def _prior(raw: dict, path: str, dotted: str) -> Prior:
@@ -321,14 +345,57 @@ def _date(value: Any, path: str, key: str) -> dt.date:
     raise ConfigError(path, key, f"expected a date (YYYY-MM-DD), got {value!r}")
 
 
+# ---------------------------------------------------------------- correlations
+
+
+def _correlations(raw: dict, path: str, priors: dict[str, Prior]) -> tuple[Pair, ...]:
+    pairs: list[Pair] = []
+    seen: set[frozenset] = set()
+    for i, entry in enumerate(_table_list(raw, path, "correlations")):
+        where = f"correlations[{i}]"
+        unknown = sorted(set(entry) - set(CORRELATION_KEYS))
+        if unknown:
+            raise ConfigError(path, f"{where}.{unknown[0]}",
+                              f"unknown key{_suggest(unknown[0], CORRELATION_KEYS)}; "
+                              "expected a, b, rank (and source)")
+        names = []
+        for side in ("a", "b"):
+            name = entry.get(side)
+            if name not in priors:
+                raise ConfigError(path, f"{where}.{side}",
+                                  f"expected a parameter such as 'recruitment.per_month'; "
+                                  f"got {name!r}{_suggest(str(name), priors)}")
+            if priors[name].is_fixed:
+                raise ConfigError(path, f"{where}.{side}",
+                                  f"{name} is a fixed value; only uncertain priors correlate")
+            names.append(name)
+        if names[0] == names[1] or frozenset(names) in seen:
+            raise ConfigError(path, where, f"pair {names[0]}, {names[1]} is given twice "
+                              "or correlates a parameter with itself")
+        seen.add(frozenset(names))
+        rank = entry.get("rank")
+        if isinstance(rank, bool) or not isinstance(rank, int | float) or not -1 < rank < 1:
+            raise ConfigError(path, f"{where}.rank",
+                              f"expected a rank correlation in (-1, 1), got {rank!r}")
+        pairs.append((names[0], names[1], float(rank)))
+    if pairs:
+        keys = [k for k, p in priors.items() if not p.is_fixed]
+        if cholesky_factor(correlation_matrix(keys, pairs)) is None:
+            shown = "; ".join(f"{a} ~ {b} = {r:g}" for a, b, r in offending_pairs(keys, pairs))
+            raise ConfigError(path, "correlations",
+                              f"the rank correlations are not positive definite; "
+                              f"inconsistent pairs: {shown}")
+    return tuple(pairs)
+
+
 # ---------------------------------------------------------------- claims
 
 
-def _claim_list(raw: dict, path: str) -> list:
-    claims = raw.get("claims", [])
-    if not isinstance(claims, list) or not all(isinstance(c, dict) for c in claims):
-        raise ConfigError(path, "claims", "expected [[claims]] tables")
-    return claims
+def _table_list(raw: dict, path: str, name: str) -> list:
+    tables = raw.get(name, [])
+    if not isinstance(tables, list) or not all(isinstance(c, dict) for c in tables):
+        raise ConfigError(path, name, f"expected [[{name}]] tables")
+    return tables
 
 
 def _claim(entry: dict, path: str, index: int, grid: TimeGrid) -> Claim:

@@ -1,15 +1,25 @@
-"""Random streams and parameter draws, owned per fixed-size sample block.
+"""Sample designs, random streams and parameter draws.
 
-Seeds belong to blocks of `SEED_BLOCK_SAMPLES` samples, never to processing
-chunks or workers: block ``b`` of a run with root ``SeedSequence(seed)`` always
-draws from the same named child streams, so results are bit-identical however
-the blocks are grouped for processing.
+Designs live in the unit hypercube and are mapped through each prior's ppf, so
+one prior spec serves every design:
+
+- ``random``: independent uniforms, drawn per sample block;
+- ``lhs``: a Latin hypercube over all samples (`scipy.stats.qmc.LatinHypercube`);
+- ``sobol``: scrambled Sobol points, n a power of two (`scipy.stats.qmc.Sobol`).
+
+Process noise is always pseudo-random. Seeds belong to blocks of
+`SEED_BLOCK_SAMPLES` samples, never to processing chunks or workers: block
+``b`` of a run with root ``SeedSequence(seed)`` always draws from the same named
+child streams, and the whole-run designs from one stream of their own, so
+results are bit-identical however the blocks are grouped for processing.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import qmc
 
+from .copula import Pair, apply_copula, cholesky_factor, correlation_matrix
 from .distributions import Prior
 from .model import Noise
 from .schema import DOMAINS, key_spec
@@ -19,6 +29,9 @@ SEED_BLOCK_SAMPLES = 4096
 
 STREAMS = ("parameters", "recruitment", "losses", "fx")
 """Named child streams of every block, spawned in this order."""
+
+DESIGN_SPAWN_KEY = 2**32
+"""Spawn key of the whole-run design stream: beyond any block index."""
 
 NOISE_SWITCH = {"recruitment": "recruitment.shock_sd", "losses": "losses.shock_sd",
                 "fx": "fx.volatility"}
@@ -40,9 +53,40 @@ def block_generators(root: np.random.SeedSequence, block: int) -> dict[str, np.r
             for name, child in zip(STREAMS, children, strict=True)}
 
 
+def design_points(design: str, n: int, d: int,
+                  root: np.random.SeedSequence) -> np.ndarray | None:
+    """Whole-run design points in [0, 1)^d, shape (n, d); None for the random design.
+
+    Raises
+    ------
+    ValueError
+        If the Sobol design is asked for a sample count that is not a power of two
+        (configs are checked earlier, with a clearer message).
+    """
+    if design == "random":
+        return None
+    if d == 0:
+        return np.empty((n, 0))
+    seq = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, DESIGN_SPAWN_KEY))
+    rng = np.random.Generator(np.random.PCG64(seq))
+    if design == "lhs":
+        return qmc.LatinHypercube(d, rng=rng).random(n)
+    if n & (n - 1):
+        raise ValueError(f"the sobol design needs a power of two samples, got {n}")
+    return qmc.Sobol(d, scramble=True, rng=rng).random_base2(n.bit_length() - 1)
+
+
 def uncertain_keys(priors: dict[str, Prior]) -> list[str]:
     """Keys of the priors that need draws (the design's columns), in schema order."""
     return [key for key, prior in priors.items() if not prior.is_fixed]
+
+
+def copula_factor_for(priors: dict[str, Prior],
+                      correlations: tuple[Pair, ...]) -> np.ndarray | None:
+    """Cholesky factor of the copula over the uncertain priors; None when independent."""
+    if not correlations:
+        return None
+    return cholesky_factor(correlation_matrix(uncertain_keys(priors), correlations))
 
 
 def active_noise(priors: dict[str, Prior]) -> tuple[str, ...]:
@@ -54,8 +98,9 @@ def active_noise(priors: dict[str, Prior]) -> tuple[str, ...]:
 
 
 def draw_block(priors: dict[str, Prior], root: np.random.SeedSequence, block: int,
-               n_samples: int, n_steps: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Uniform design points and noise for one sample block.
+               n_samples: int, n_steps: int, draw_unit: bool = True,
+               ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    """Uniform design points (for the random design) and noise for one sample block.
 
     Parameters
     ----------
@@ -68,29 +113,37 @@ def draw_block(priors: dict[str, Prior], root: np.random.SeedSequence, block: in
         Samples in this block (``SEED_BLOCK_SAMPLES`` except for the last block).
     n_steps : int
         Time steps K.
+    draw_unit : bool
+        True for the random design, whose blocks draw their own uniforms; other
+        designs come from `design_points` and the block draws only noise.
 
     Returns
     -------
-    unit : ndarray, shape (n_samples, d)
+    unit : ndarray, shape (n_samples, d), or None
         Points in the unit hypercube, one column per uncertain prior.
     noise : dict of str to ndarray, each (K, n_samples)
         Standard normal innovations of the active processes.
     """
     rngs = block_generators(root, block)
-    unit = rngs["parameters"].random((n_samples, len(uncertain_keys(priors))))
+    unit = None
+    if draw_unit:
+        unit = rngs["parameters"].random((n_samples, len(uncertain_keys(priors))))
     noise = {name: rngs[name].standard_normal((n_steps, n_samples))
              for name in active_noise(priors)}
     return unit, noise
 
 
-def parameters_from_unit(priors: dict[str, Prior], unit: np.ndarray) -> dict[str, np.ndarray]:
-    """Map unit-hypercube points through each prior's ppf.
+def parameters_from_unit(priors: dict[str, Prior], unit: np.ndarray,
+                         copula_factor: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Map unit-hypercube points through the copula, then each prior's ppf.
 
     Parameters
     ----------
     priors : dict of str to Prior
     unit : ndarray, shape (n, d)
-        One column per uncertain prior, in `uncertain_keys` order.
+        Independent uniforms, one column per uncertain prior, in `uncertain_keys` order.
+    copula_factor : ndarray, shape (d, d), optional
+        Cholesky factor of the normal copula (`sim.copula`); None: independent priors.
 
     Returns
     -------
@@ -104,6 +157,7 @@ def parameters_from_unit(priors: dict[str, Prior], unit: np.ndarray) -> dict[str
     guards against a draw in that far tail.
     """
     n = unit.shape[0]
+    unit = apply_copula(unit, copula_factor)
     columns = {key: j for j, key in enumerate(uncertain_keys(priors))}
     params = {}
     for key, prior in priors.items():

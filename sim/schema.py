@@ -82,6 +82,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "run": {
         "samples": _setting("1", "Number of Monte Carlo samples (integer >= 1).", 10_000),
         "seed": _setting("1", "Root seed of the run (integer >= 0).", 0),
+        "design": _setting(
+            "1", "Sample design of the priors: independent random draws, Latin hypercube, "
+            "or scrambled Sobol (samples must be a power of two).", "random",
+            ("random", "lhs", "sobol"),
+        ),
     },
     "time": {
         "start": _setting("date", "First day of the simulation (YYYY-MM-DD).", "2025-01-01"),
@@ -177,7 +182,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
 }
 
-TOP_LEVEL_KEYS = ("extends", "claims", *SCHEMA)
+TOP_LEVEL_KEYS = ("extends", "claims", "correlations", *SCHEMA)
+
+CORRELATION_KEYS = ("a", "b", "rank", "source")
 
 CLAIM_QUANTITIES: dict[str, tuple[str, str, str]] = {
     # quantity: (output variable, kind, base unit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import xarray as xr
@@ -16,6 +16,8 @@ from .metrics import derive
 from .model import run_model
 from .sampling import (
     SEED_BLOCK_SAMPLES,
+    copula_factor_for,
+    design_points,
     draw_block,
     noise_for,
     parameters_from_unit,
@@ -86,6 +88,7 @@ def check_memory(scenario: Scenario, samples: int, chunk_samples: int,
 
 def simulate(scenario: Scenario, samples: int | None = None,
              seed: int | np.random.SeedSequence | None = None, *,
+             design: str | None = None,
              chunk_samples: int | None = None, progress: Progress | None = None,
              available_bytes: int | None = None) -> xr.Dataset:
     """Run the Monte Carlo simulation of a scenario.
@@ -98,6 +101,9 @@ def simulate(scenario: Scenario, samples: int | None = None,
         Number of samples; default ``scenario.samples`` (``[run] samples``).
     seed : int or SeedSequence, optional
         Root seed; default ``scenario.seed``.
+    design : {"random", "lhs", "sobol"}, optional
+        Sample design of the priors; default ``scenario.design``. Sobol needs a
+        power-of-two sample count.
     chunk_samples : int, optional
         Samples processed at once (rounded up to whole seed blocks). Results do
         not depend on it, bit for bit; only memory and speed do.
@@ -118,9 +124,12 @@ def simulate(scenario: Scenario, samples: int | None = None,
     ------
     ResourceError
         If the run would not fit in `available_bytes`.
+    ConfigError
+        If the design does not suit the sample count.
     """
     scenario = scenario.with_run(samples=samples,
-                                 seed=seed if isinstance(seed, int | None) else None)
+                                 seed=seed if isinstance(seed, int | None) else None,
+                                 design=design)
     n, grid = scenario.samples, scenario.grid
     root = root_seed(seed if isinstance(seed, np.random.SeedSequence) else scenario.seed)
     blocks_per_chunk = -(-(chunk_samples or default_chunk_samples(grid.n_steps))
@@ -137,8 +146,10 @@ def simulate(scenario: Scenario, samples: int | None = None,
     uncertain = uncertain_keys(scenario.priors)
     params_out = {key: np.empty(n) for key in uncertain}
 
+    design = Design(design_points(scenario.design, n, len(uncertain), root),
+                    copula_factor_for(scenario.priors, scenario.correlations))
     for lo, hi, blocks in _chunks(n, blocks_per_chunk):
-        p, result = _simulate_chunk(scenario, root, blocks, n, weights)
+        p, result = _simulate_chunk(scenario, root, design, blocks, (lo, hi), n, weights)
         with np.errstate(over="ignore"):  # beyond float32's 3.4e38 is stored as inf
             for name, array in outputs.items():
                 array[..., lo:hi] = result[name]
@@ -157,14 +168,26 @@ def _chunks(n: int, blocks_per_chunk: int):
         yield first * SEED_BLOCK_SAMPLES, min(n, blocks.stop * SEED_BLOCK_SAMPLES), blocks
 
 
-def _simulate_chunk(scenario: Scenario, root: np.random.SeedSequence, blocks: range, n: int,
+@dataclass(frozen=True)
+class Design:
+    """Whole-run design points (None: drawn per block) and the copula's factor."""
+
+    points: np.ndarray | None
+    copula_factor: np.ndarray | None
+
+
+def _simulate_chunk(scenario: Scenario, root: np.random.SeedSequence, design: Design,
+                    blocks: range, rows: tuple[int, int], n: int,
                     year_weights: np.ndarray) -> tuple[dict, dict]:
     """Draw, map and run the seed blocks of one chunk; return parameters and outputs."""
     grid = scenario.grid
     draws = [draw_block(scenario.priors, root, b,
-                        min(SEED_BLOCK_SAMPLES, n - b * SEED_BLOCK_SAMPLES), grid.n_steps)
+                        min(SEED_BLOCK_SAMPLES, n - b * SEED_BLOCK_SAMPLES), grid.n_steps,
+                        draw_unit=design.points is None)
              for b in blocks]
-    p = parameters_from_unit(scenario.priors, np.concatenate([u for u, _ in draws]))
+    unit = (np.concatenate([u for u, _ in draws]) if design.points is None
+            else design.points[rows[0]:rows[1]])
+    p = parameters_from_unit(scenario.priors, unit, design.copula_factor)
     noise = noise_for([z for _, z in draws], tuple(draws[0][1]))
     days, years = grid.days, grid.years_elapsed
     model_out = run_model(p, noise, days, years, scenario.loss_mode)
@@ -215,7 +238,8 @@ def _provenance(scenario: Scenario, root: np.random.SeedSequence) -> dict:
         "claims": json.dumps(claims),
         "seed": int(root.entropy) if isinstance(root.entropy, int) else str(root.entropy),
         "seed_spawn_key": json.dumps(list(root.spawn_key)),
-        "design": "random",
+        "design": scenario.design,
+        "correlations": json.dumps([list(pair) for pair in scenario.correlations]),
         "samples": scenario.samples,
         "seed_block_samples": SEED_BLOCK_SAMPLES,
         "time_step": scenario.grid.step,
