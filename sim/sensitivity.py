@@ -30,6 +30,7 @@ from scipy import stats
 from scipy.stats import qmc
 
 from . import __version__
+from .collect import param_name
 from .config import Scenario
 from .errors import UserError
 from .metrics import derive
@@ -43,7 +44,7 @@ from .sampling import (
     uncertain_keys,
 )
 from .schema import key_spec
-from .simulate import param_name, simulate
+from .simulate import simulate
 from .summary import human
 from .units import SAMPLE, TIME, TIME_BOUND, YEAR, attrs
 from .variables import BOUND, PER_SAMPLE, STEP, VARIABLES, YEARLY

@@ -1,73 +1,56 @@
-"""Orchestration: scenario -> parameter draws -> model in sample blocks -> labelled Dataset."""
+"""Orchestration: scenario -> chunks of seed blocks -> model -> labelled Dataset in memory.
+
+`sim.batch` streams the same chunks to disk instead.
+"""
 
 from __future__ import annotations
 
-import json
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import xarray as xr
 
-from . import __version__, io
-from .config import Scenario
-from .errors import ResourceError
-from .metrics import derive
-from .model import run_model
-from .sampling import (
-    SEED_BLOCK_SAMPLES,
-    copula_factor_for,
-    design_points,
-    draw_block,
-    noise_for,
-    parameters_from_unit,
-    root_seed,
-    uncertain_keys,
+from . import io
+from .backends import map_ordered
+from .chunks import WORKING_ARRAYS, compute_chunk, default_chunk_samples, iter_tasks
+from .collect import (
+    KEEP_MODES,
+    STORAGE_DTYPE,
+    MemoryCollector,
+    kept_names,
+    param_name,
+    shape,
+    streamed_names,
 )
-from .schema import key_spec
-from .units import SAMPLE, TIME, TIME_BOUND, YEAR, attrs
-from .variables import BOUND, PER_SAMPLE, STEP, VARIABLES, YEARLY
+from .config import Scenario
+from .errors import ResourceError, UserError
+from .sampling import root_seed, uncertain_keys
+from .streaming import QuantileSketch
+from .variables import VARIABLES
 
-STORAGE_DTYPE = np.float32
-"""Outputs are stored in float32 (about 7 significant digits); computed in float64."""
-
-WORKING_ELEMENTS = 2**18
-"""Target sample-steps per processing chunk: bounds the float64 working set."""
-
-WORKING_ARRAYS = 48
-"""Upper bound on float64 (K, chunk) arrays alive while a chunk is processed."""
+__all__ = ["check_memory", "memory_needed_bytes", "param_name", "simulate"]
 
 Progress = Callable[[int, int], None]
 
 
-def param_name(key: str) -> str:
-    """Output name of a sampled parameter, e.g. ``param_recruitment_per_month``."""
-    return "param_" + key.replace(".", "_")
-
-
-def _shape(layout: str, n_steps: int, n_years: int, n: int) -> tuple[int, ...]:
-    return {STEP: (n_steps, n), BOUND: (n_steps + 1, n), YEARLY: (n_years, n),
-            PER_SAMPLE: (n,)}[layout]
-
-
-def default_chunk_samples(n_steps: int) -> int:
-    """Samples per processing chunk: whole seed blocks, about `WORKING_ELEMENTS` sample-steps."""
-    blocks = max(1, WORKING_ELEMENTS // (n_steps * SEED_BLOCK_SAMPLES))
-    return blocks * SEED_BLOCK_SAMPLES
-
-
-def memory_needed_bytes(scenario: Scenario, samples: int, chunk_samples: int) -> int:
-    """Bytes a run keeps (float32 outputs, float64 parameters) plus its working set."""
+def memory_needed_bytes(scenario: Scenario, samples: int, chunk_samples: int,
+                        keep: str = "full", in_flight: int = 1) -> int:
+    """Bytes a run keeps (float32 outputs, float64 parameters and claims, statistics)
+    plus the working set of the chunks in flight."""
     k, y = scenario.grid.n_steps, len(scenario.grid.calendar_years())
-    per_sample = sum(int(np.prod(_shape(v.layout, k, y, 1))) for v in VARIABLES.values())
+    per_sample = sum(int(np.prod(shape(VARIABLES[name].layout, k, y, 1)))
+                     for name in kept_names(keep))
     kept = samples * (per_sample * np.dtype(STORAGE_DTYPE).itemsize
-                      + 8 * len(uncertain_keys(scenario.priors)))
-    working = min(samples, chunk_samples) * (k + 1) * WORKING_ARRAYS * 8
-    return int(kept + working)
+                      + 8 * (len(uncertain_keys(scenario.priors)) + len(scenario.claims)))
+    series = sum(k + 1 for _ in streamed_names(keep))
+    statistics = series * (QuantileSketch(1).width * 8 + 24)
+    working = in_flight * min(samples, chunk_samples) * (k + 1) * WORKING_ARRAYS * 8
+    return int(kept + statistics + working)
 
 
 def check_memory(scenario: Scenario, samples: int, chunk_samples: int,
-                 available_bytes: int) -> None:
+                 available_bytes: int, keep: str = "full", in_flight: int = 1) -> None:
     """Refuse up front a run that would not fit in `available_bytes`.
 
     Raises
@@ -75,23 +58,28 @@ def check_memory(scenario: Scenario, samples: int, chunk_samples: int,
     ResourceError
         Saying how much the run needs and how many samples would fit.
     """
-    need = memory_needed_bytes(scenario, samples, chunk_samples)
-    if need <= available_bytes:
+    def need(n):
+        return memory_needed_bytes(scenario, n, chunk_samples, keep, in_flight)
+
+    total = need(samples)
+    if total <= available_bytes:
         return
-    per_sample = (memory_needed_bytes(scenario, 2 * samples, chunk_samples) - need) / samples
-    fit = max(0, int((available_bytes - (need - per_sample * samples)) // per_sample))
+    per_sample = (need(2 * samples) - total) / samples
+    fit = max(0, int((available_bytes - (total - per_sample * samples)) // per_sample))
+    hint = "" if keep == "summary" else " (or use --keep summary)"
     raise ResourceError(
-        f"{scenario.path}: run.samples: {samples} samples need {need / 2**30:.1f} GiB but "
-        f"{available_bytes / 2**30:.1f} GiB is available; at most {fit} samples fit"
+        f"{scenario.path}: run.samples: {samples} samples need {total / 2**30:.1f} GiB but "
+        f"{available_bytes / 2**30:.1f} GiB is available; at most {fit} samples fit{hint}"
     )
 
 
 def simulate(scenario: Scenario, samples: int | None = None,
              seed: int | np.random.SeedSequence | None = None, *,
-             design: str | None = None,
+             design: str | None = None, keep: str = "full",
              chunk_samples: int | None = None, progress: Progress | None = None,
-             available_bytes: int | None = None) -> xr.Dataset:
-    """Run the Monte Carlo simulation of a scenario.
+             available_bytes: int | None = None, scheduler: str = "sync",
+             workers: int | None = None) -> xr.Dataset:
+    """Run the Monte Carlo simulation of a scenario, in memory.
 
     Parameters
     ----------
@@ -104,6 +92,9 @@ def simulate(scenario: Scenario, samples: int | None = None,
     design : {"random", "lhs", "sobol"}, optional
         Sample design of the priors; default ``scenario.design``. Sobol needs a
         power-of-two sample count.
+    keep : {"full", "summary"}
+        ``full`` keeps every variable for every sample; ``summary`` keeps the
+        per-sample ones and, per time step, streaming quantiles and moments.
     chunk_samples : int, optional
         Samples processed at once (rounded up to whole seed blocks). Results do
         not depend on it, bit for bit; only memory and speed do.
@@ -112,13 +103,19 @@ def simulate(scenario: Scenario, samples: int | None = None,
     available_bytes : int, optional
         Memory budget [bytes]; default: the memory this machine has available now.
         A run that would exceed it is refused before anything is computed.
+    scheduler : str
+        ``sync`` (default), ``threads``, ``processes`` or a Dask scheduler
+        address; results are identical whichever is used.
+    workers : int, optional
+        Workers for the parallel schedulers.
 
     Returns
     -------
     xarray.Dataset
         Dims ``sample``, ``time`` (step starts), ``time_bound`` (step
-        boundaries, for stocks) and ``year``; every variable in
-        `sim.variables.VARIABLES`, plus ``param_*`` sampled parameters.
+        boundaries, for stocks), ``year``, ``claim`` (and ``quantile`` in
+        summary mode); the variables of `sim.variables.VARIABLES` kept by
+        `keep`, ``param_*`` sampled parameters and ``claim_value``.
 
     Raises
     ------
@@ -127,123 +124,31 @@ def simulate(scenario: Scenario, samples: int | None = None,
     ConfigError
         If the design does not suit the sample count.
     """
+    if keep not in KEEP_MODES:
+        raise UserError(f"--keep: expected full or summary, got {keep!r}")
     scenario = scenario.with_run(samples=samples,
                                  seed=seed if isinstance(seed, int | None) else None,
                                  design=design)
-    n, grid = scenario.samples, scenario.grid
     root = root_seed(seed if isinstance(seed, np.random.SeedSequence) else scenario.seed)
-    blocks_per_chunk = -(-(chunk_samples or default_chunk_samples(grid.n_steps))
-                         // SEED_BLOCK_SAMPLES)
-    chunk = blocks_per_chunk * SEED_BLOCK_SAMPLES
+    chunk = chunk_samples or default_chunk_samples(scenario.grid.n_steps)
+    in_flight = 1 if scheduler == "sync" else 2 * (workers or 2)
     if available_bytes is None:
         available_bytes = io.available_memory_bytes()
-    check_memory(scenario, n, chunk, available_bytes)
+    check_memory(scenario, scenario.samples, chunk, available_bytes, keep, in_flight)
 
-    weights = grid.year_weights()
-    shapes = (grid.n_steps, weights.shape[1], n)
-    outputs = {name: np.empty(_shape(v.layout, *shapes), STORAGE_DTYPE)
-               for name, v in VARIABLES.items()}
-    uncertain = uncertain_keys(scenario.priors)
-    params_out = {key: np.empty(n) for key in uncertain}
-
-    design = Design(design_points(scenario.design, n, len(uncertain), root),
-                    copula_factor_for(scenario.priors, scenario.correlations))
-    for lo, hi, blocks in _chunks(n, blocks_per_chunk):
-        p, result = _simulate_chunk(scenario, root, design, blocks, (lo, hi), n, weights)
-        with np.errstate(over="ignore"):  # beyond float32's 3.4e38 is stored as inf
-            for name, array in outputs.items():
-                array[..., lo:hi] = result[name]
-        for key in uncertain:
-            params_out[key][lo:hi] = p[key]
+    started = time.perf_counter()
+    collector = MemoryCollector(scenario, keep)
+    for result in map_ordered(compute_chunk, iter_tasks(scenario, root, chunk), scheduler,
+                              workers):
+        collector.add(result)
         if progress is not None:
-            progress(hi, n)
-    return _dataset(scenario, root, outputs, params_out, weights)
+            progress(result.rows[1], scenario.samples)
+    seconds = time.perf_counter() - started
+    return collector.dataset(root, timing_attrs(scenario.samples, seconds, scheduler))
 
 
-def _chunks(n: int, blocks_per_chunk: int):
-    """Yield (first sample, end sample, seed blocks) for each processing chunk."""
-    n_blocks = -(-n // SEED_BLOCK_SAMPLES)
-    for first in range(0, n_blocks, blocks_per_chunk):
-        blocks = range(first, min(first + blocks_per_chunk, n_blocks))
-        yield first * SEED_BLOCK_SAMPLES, min(n, blocks.stop * SEED_BLOCK_SAMPLES), blocks
-
-
-@dataclass(frozen=True)
-class Design:
-    """Whole-run design points (None: drawn per block) and the copula's factor."""
-
-    points: np.ndarray | None
-    copula_factor: np.ndarray | None
-
-
-def _simulate_chunk(scenario: Scenario, root: np.random.SeedSequence, design: Design,
-                    blocks: range, rows: tuple[int, int], n: int,
-                    year_weights: np.ndarray) -> tuple[dict, dict]:
-    """Draw, map and run the seed blocks of one chunk; return parameters and outputs."""
-    grid = scenario.grid
-    draws = [draw_block(scenario.priors, root, b,
-                        min(SEED_BLOCK_SAMPLES, n - b * SEED_BLOCK_SAMPLES), grid.n_steps,
-                        draw_unit=design.points is None)
-             for b in blocks]
-    unit = (np.concatenate([u for u, _ in draws]) if design.points is None
-            else design.points[rows[0]:rows[1]])
-    p = parameters_from_unit(scenario.priors, unit, design.copula_factor)
-    noise = noise_for([z for _, z in draws], tuple(draws[0][1]))
-    days, years = grid.days, grid.years_elapsed
-    model_out = run_model(p, noise, days, years, scenario.loss_mode)
-    return p, derive(model_out, p, days, years, year_weights)
-
-
-def _dataset(scenario: Scenario, root: np.random.SeedSequence, outputs: dict,
-             params_out: dict, weights: np.ndarray) -> xr.Dataset:
-    grid = scenario.grid
-    dims = {STEP: (SAMPLE, TIME), BOUND: (SAMPLE, TIME_BOUND), YEARLY: (SAMPLE, YEAR),
-            PER_SAMPLE: (SAMPLE,)}
-    data_vars = {name: (dims[v.layout], outputs[name].T, v.attrs)
-                 for name, v in VARIABLES.items()}
-    for key, values in params_out.items():
-        spec, prior = key_spec(key), scenario.priors[key]
-        data_vars[param_name(key)] = (
-            (SAMPLE,), values,
-            {**attrs(spec.unit.replace("/recruit", "/person"),
-                     f"sampled {key}", spec.description),
-             "config_key": key, "prior": prior.describe(), "source": prior.source},
-        )
-    coords = {
-        SAMPLE: (SAMPLE, np.arange(scenario.samples), attrs("1", "sample", "Sample index.")),
-        TIME: (TIME, grid.starts.astype("datetime64[ns]"),
-               {"long_name": "step start", "description": "First day of each time step."}),
-        TIME_BOUND: (TIME_BOUND, grid.bounds.astype("datetime64[ns]"),
-                     {"long_name": "step boundary",
-                      "description": "Start of each step, then the day after the horizon."}),
-        "step_days": (TIME, grid.days, attrs("day", "step length", "Days in each step (D_k).")),
-        YEAR: (YEAR, grid.calendar_years(), attrs("1", "calendar year", "Calendar year.")),
-        "year_days": (YEAR, (weights * grid.days[:, None]).sum(axis=0),
-                      attrs("day", "days simulated in year",
-                            "Days of the horizon in each calendar year (< 365 when partial).")),
-    }
-    return xr.Dataset(data_vars, coords, _provenance(scenario, root))
-
-
-def _provenance(scenario: Scenario, root: np.random.SeedSequence) -> dict:
-    claims = [{k: (str(v) if v is not None and k in ("start", "end", "date") else v)
-               for k, v in asdict(c).items()} for c in scenario.claims]
-    return {
-        "title": "fiscal-strain-sim results",
-        "fiscal_strain_sim_version": __version__,
-        "model_version": "1",
-        "config_path": scenario.path,
-        "config_files": json.dumps(list(scenario.files)),
-        "config_resolved": scenario.resolved_json(),
-        "claims": json.dumps(claims),
-        "seed": int(root.entropy) if isinstance(root.entropy, int) else str(root.entropy),
-        "seed_spawn_key": json.dumps(list(root.spawn_key)),
-        "design": scenario.design,
-        "correlations": json.dumps([list(pair) for pair in scenario.correlations]),
-        "samples": scenario.samples,
-        "seed_block_samples": SEED_BLOCK_SAMPLES,
-        "time_step": scenario.grid.step,
-        "loss_mode": scenario.loss_mode,
-        "storage_dtype": np.dtype(STORAGE_DTYPE).name,
-        "Conventions": "CF-1.8",
-    }
+def timing_attrs(samples: int, seconds: float, scheduler: str) -> dict:
+    """Wall time and throughput of a run, for its attrs."""
+    return {"wall_seconds": round(seconds, 3),
+            "samples_per_second": round(samples / seconds, 1) if seconds > 0 else 0.0,
+            "scheduler": scheduler}

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .claims import claim_weights
 from .config import Claim
-from .schema import CLAIM_QUANTITIES
-from .units import SAMPLE, TIME, TIME_BOUND, YEAR
+from .timegrid import TimeGrid
+from .units import SAMPLE, TIME_BOUND, YEAR
 
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 BAND = (0.05, 0.95)
@@ -125,45 +126,37 @@ def claims_from_attrs(ds: xr.Dataset) -> list[Claim]:
     return claims
 
 
-def _per_day(ds: xr.Dataset, variable: str) -> xr.DataArray:
-    name = f"{variable}_per_day"
-    if name in ds:
-        return ds[name].astype(np.float64)
-    return ds[variable].astype(np.float64) / ds["step_days"]
-
-
 def claim_samples(ds: xr.Dataset, claim: Claim) -> np.ndarray:
-    """The claimed quantity in every sample, shape (n,).
+    """The claimed quantity in every sample, shape (n,), from the per-step variables.
 
     Flows are spread evenly over each step's days and summed over the window
     [start, end); ``per_day`` divides by the window's days. Stocks are
-    interpolated linearly in time between step boundaries.
+    interpolated linearly in time between step boundaries (`sim.claims`).
     """
-    variable, kind, _ = CLAIM_QUANTITIES[claim.quantity]
-    if kind == "stock":
-        stock = ds[variable].astype(np.float64)
-        return stock.interp({TIME_BOUND: np.datetime64(claim.date, "ns")}).values
-    starts = ds[TIME].values.astype("datetime64[D]")
-    ends = starts + ds["step_days"].values.astype("timedelta64[D]")
-    lo = np.maximum(starts, np.datetime64(claim.start, "D"))
-    hi = np.minimum(ends, np.datetime64(claim.end, "D"))
-    overlap = np.clip((hi - lo).astype(np.float64), 0, None)
-    total = (_per_day(ds, variable) * xr.DataArray(overlap, dims=TIME)).sum(TIME).values
-    if claim.statistic == "per_day":
-        return total / overlap.sum()
-    return total
+    variable, weights = claim_weights(_grid_of(ds), claim)
+    da = ds[variable].astype(np.float64)
+    dim = next(d for d in da.dims if d != SAMPLE)
+    return (da * xr.DataArray(weights, dims=dim)).sum(dim).values
+
+
+def _grid_of(ds: xr.Dataset) -> TimeGrid:
+    bounds = ds[TIME_BOUND].values.astype("datetime64[D]")
+    start = bounds[0].astype(dt.date)
+    return TimeGrid(start, bounds[-1].astype(dt.date), ds.attrs.get("time_step", "month"),
+                    bounds)
 
 
 def claims_table(ds: xr.Dataset) -> pd.DataFrame:
     """Each claim's value against the simulated distribution of the same quantity.
 
-    The percentile counts ties as half, so a claim equal to a fixed simulated
-    value sits at the 50th. The verdict is ``inside`` when the claim lies in
-    the central 90% band [p5, p95], else ``below`` or ``above``.
+    Uses ``claim_value`` (every run stores each claim's value per sample). The
+    percentile counts ties as half, so a claim equal to a fixed simulated value
+    sits at the 50th. The verdict is ``inside`` when the claim lies in the
+    central 90% band [p5, p95], else ``below`` or ``above``.
     """
     rows = []
-    for claim in claims_from_attrs(ds):
-        x = claim_samples(ds, claim)
+    for i, claim in enumerate(claims_from_attrs(ds)):
+        x = np.asarray(ds["claim_value"].isel(claim=i), dtype=np.float64)
         p5, p50, p95 = np.quantile(x, (BAND[0], 0.5, BAND[1]))
         percentile = 100 * (np.mean(x < claim.value) + 0.5 * np.mean(x == claim.value))
         verdict = "below" if claim.value < p5 else "above" if claim.value > p95 else "inside"

@@ -118,3 +118,15 @@ def run_subprocess(*args: str, cwd: Path | None = None) -> subprocess.CompletedP
     """Run ``python -m sim ARGS`` in a subprocess."""
     return subprocess.run([sys.executable, "-m", "sim", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, check=False)
+
+
+TIMING_ATTRS = ("wall_seconds", "samples_per_second", "scheduler")
+
+
+def assert_same_run(a, b) -> None:
+    """Same numbers, coordinates and provenance, bit for bit; timing attrs may differ."""
+    import xarray as xr
+
+    xr.testing.assert_identical(a.drop_attrs(deep=False), b.drop_attrs(deep=False))
+    strip = {k: v for k, v in a.attrs.items() if k not in TIMING_ATTRS}
+    assert strip == {k: v for k, v in b.attrs.items() if k not in TIMING_ATTRS}

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
 from scipy import stats
 
 import sim
 from sim.sampling import SEED_BLOCK_SAMPLES, design_points, root_seed
 from sim.simulate import param_name
 
-from .conftest import minimal, run_cli
+from .conftest import assert_same_run, minimal, run_cli
 
 FALSE_FAILURE_RATE = 1e-6
 Z = stats.norm.isf(FALSE_FAILURE_RATE / 2)
@@ -88,7 +87,7 @@ def test_designs_do_not_depend_on_chunking(scenario, design):
     n = 2 * SEED_BLOCK_SAMPLES
     a = sim.simulate(scenario, samples=n, seed=4, design=design, chunk_samples=1)
     b = sim.simulate(scenario, samples=n, seed=4, design=design)
-    xr.testing.assert_identical(a, b)
+    assert_same_run(a, b)
 
 
 def test_process_noise_comes_from_block_seeds_whatever_the_design(scenario):

@@ -14,7 +14,7 @@ from sim.sampling import SEED_BLOCK_SAMPLES
 from sim.units import DAYS_PER_MONTH
 from sim.variables import VARIABLES
 
-from .conftest import CONFIGS, minimal
+from .conftest import CONFIGS, assert_same_run, minimal
 
 N_ODD = 2 * SEED_BLOCK_SAMPLES + 123  # two full blocks and a partial one
 
@@ -31,7 +31,8 @@ def small_run(baseline):
 
 def test_layout_dims_and_core_names(small_run):
     ds = small_run
-    assert ds.sizes == {"sample": N_ODD, "time": 24, "time_bound": 25, "year": 2}
+    assert ds.sizes == {"sample": N_ODD, "time": 24, "time_bound": 25, "year": 2, "claim": 4,
+                        "quantile": 7}
     for name in ("force_persons", "recruits_persons", "casualties_persons",
                  "irrecoverable_losses_persons", "bonus_rub_per_recruit",
                  "bonus_spend_rub_per_day", "bonus_spend_usd_per_day", "rub_per_usd"):
@@ -67,12 +68,12 @@ def test_provenance_attrs(small_run, baseline):
 @pytest.mark.parametrize("chunk", [1, SEED_BLOCK_SAMPLES + 1, 10 * SEED_BLOCK_SAMPLES])
 def test_results_do_not_depend_on_chunking(small_run, baseline, chunk):
     other = sim.simulate(baseline, samples=N_ODD, seed=42, chunk_samples=chunk)
-    xr.testing.assert_identical(small_run, other)
+    assert_same_run(small_run, other)
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers(small_run, baseline):
     again = sim.simulate(baseline, samples=N_ODD, seed=42)
-    xr.testing.assert_identical(small_run, again)
+    assert_same_run(small_run, again)
     other = sim.simulate(baseline, samples=N_ODD, seed=43)
     assert not np.array_equal(other.force_persons.values, small_run.force_persons.values)
 
@@ -122,7 +123,7 @@ def test_zero_noise_config_matches_hand_calculation(write_config):
 def test_netcdf_round_trip_is_exact(small_run, tmp_path):
     path = io.write_netcdf(small_run, tmp_path / "run.nc")
     back = io.read_results(path)
-    xr.testing.assert_identical(small_run, back)
+    assert_same_run(small_run, back)
     assert [p.name for p in tmp_path.iterdir()] == ["run.nc"]
 
 

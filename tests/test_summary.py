@@ -37,6 +37,12 @@ def deterministic(write_config):
     return sim.simulate(sim.load_scenario(write_config(config)), samples=5, seed=0)
 
 
+def test_stored_claim_values_match_the_per_step_variables(deterministic):
+    for i, claim in enumerate(claims_from_attrs(deterministic)):
+        np.testing.assert_allclose(claim_samples(deterministic, claim),
+                                   deterministic.claim_value[i], rtol=1e-6)
+
+
 def test_flow_claims_spread_steps_evenly_over_days(deterministic):
     recruits, force, usd = claims_from_attrs(deterministic)
     np.testing.assert_allclose(claim_samples(deterministic, recruits), RATE_PER_DAY * 31,
@@ -49,8 +55,8 @@ def test_flow_claims_spread_steps_evenly_over_days(deterministic):
 
 
 def test_claim_verdicts_and_percentiles(deterministic):
-    claim = claims_from_attrs(deterministic)[0]
-    tie = float(claim_samples(deterministic, claim)[0])  # every sample has this value
+    tie = float(deterministic.claim_value[0, 0])  # every sample has this value
+    np.testing.assert_allclose(deterministic.claim_value[0], tie, rtol=0)
     claims = json.loads(deterministic.attrs["claims"])
     claims[0]["value"] = tie
     ds = deterministic.assign_attrs(claims=json.dumps(claims))

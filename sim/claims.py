@@ -1,0 +1,60 @@
+"""Claims as linear functionals of one output variable over time (pure NumPy).
+
+A claim's simulated value in each sample is ``weights @ variable``, with the
+variable time-major (T, n): a flow spread evenly over each step's days and summed
+over a window, its per-day average, or a stock interpolated between step bounds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import Claim
+from .schema import CLAIM_QUANTITIES
+from .timegrid import TimeGrid
+from .variables import VARIABLES
+
+
+def claim_weights(grid: TimeGrid, claim: Claim) -> tuple[str, np.ndarray]:
+    """The variable a claim is about and its weights over that variable's time axis.
+
+    Returns
+    -------
+    variable : str
+        Output variable name.
+    weights : ndarray, shape (K,) or (K + 1,)
+        ``value = weights @ variable``.
+
+    Notes
+    -----
+    Flows: w_k = overlap_k / D_k on a per-step total, or overlap_k on a per-day
+    rate (``bonus_spend_usd_per_day`` for USD), over the window [start, end);
+    ``per_day`` divides by the window's days. Stocks: linear interpolation in
+    time between the two step bounds around the date.
+    """
+    variable, kind, _ = CLAIM_QUANTITIES[claim.quantity]
+    if kind == "stock":
+        target = np.datetime64(claim.date, "D")
+        j = min(int(np.searchsorted(grid.bounds, target, side="right")) - 1, grid.n_steps - 1)
+        fraction = float((target - grid.bounds[j]).astype(np.float64)) / grid.days[j]
+        weights = np.zeros(grid.n_steps + 1)
+        weights[j], weights[j + 1] = 1.0 - fraction, fraction
+        return variable, weights
+    overlap = grid.overlap_days(claim.start, claim.end)
+    if f"{variable}_per_day" in VARIABLES:
+        variable, weights = f"{variable}_per_day", overlap
+    else:
+        weights = overlap / grid.days
+    if claim.statistic == "per_day":
+        weights = weights / overlap.sum()
+    return variable, weights
+
+
+def claim_values(outputs: dict[str, np.ndarray], weighted: list[tuple[str, np.ndarray]]
+                 ) -> np.ndarray:
+    """Every claim's value in every sample, shape (C, n), from time-major outputs."""
+    n = next(iter(outputs.values())).shape[-1]
+    values = np.empty((len(weighted), n))
+    for i, (variable, weights) in enumerate(weighted):
+        values[i] = weights @ outputs[variable]
+    return values
