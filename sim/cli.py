@@ -12,6 +12,8 @@ import time
 from collections.abc import Sequence
 
 from . import __version__, io
+from .backends import check_scheduler
+from .batch import run_to_file
 from .config import load_scenario
 from .errors import UserError
 from .sensitivity import ranked_table, sensitivity
@@ -43,6 +45,39 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _memory_size(text: str) -> int:
+    """Bytes from "2G", "512M", "1.5GB", "100000"."""
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    cleaned = text.strip().upper().removesuffix("B").removesuffix("I")
+    number, unit = (cleaned[:-1], cleaned[-1]) if cleaned[-1:] in units else (cleaned, "")
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 2G or 512M, got {text!r}"
+                                         ) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive size, got {text!r}")
+    return int(value)
+
+
+def _add_batch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--keep", choices=("full", "summary"), default="full",
+                        help="full: every variable for every sample; summary: per-sample "
+                             "outcomes and per-step streaming quantiles (bounded memory)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run to the same --out")
+    parser.add_argument("--scheduler", default="sync",
+                        help="sync (default), threads, processes, or a Dask scheduler address "
+                             "such as tcp://10.0.0.5:8786; results are identical")
+    parser.add_argument("--workers", type=_positive_int,
+                        help="worker processes or threads (default: the machine's cores)")
+    parser.add_argument("--max-memory", type=_memory_size,
+                        help="bound on the working set, e.g. 2G; chunks are sized to fit")
+    parser.add_argument("--chunk-samples", type=_positive_int,
+                        help="samples processed at once (memory vs speed; results unchanged)")
+    parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its subcommands."""
     parser = _Parser(prog="fiscal-sim", description=__doc__.splitlines()[0])
@@ -59,9 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", action="append", default=[],
                      metavar="KEY=VALUE",
                      help='override a config key, e.g. recruitment.per_month="40000 to 55000"')
-    run.add_argument("--chunk-samples", type=_positive_int,
-                     help="samples processed at once (memory vs speed; results unchanged)")
-    run.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    _add_batch_options(run)
     run.set_defaults(handler=_run)
 
     sens = commands.add_parser(
@@ -118,22 +151,32 @@ class ProgressBar:
 def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.config, args.overrides).with_run(args.samples, args.seed,
                                                                    args.design)
+    check_scheduler(args.scheduler)
+    if args.resume and not args.out:
+        raise UserError("--resume: needs --out, the file the interrupted run was writing")
     if args.out:
-        io.check_writable(args.out)
+        io.check_writable(args.out, allow_directory=args.out.endswith(".zarr"))
     bar = ProgressBar(enabled=not args.no_progress and sys.stderr.isatty())
     started = time.perf_counter()
     try:
-        ds = simulate(scenario, chunk_samples=args.chunk_samples, progress=bar)
+        if args.out:
+            path = run_to_file(scenario, args.out, keep=args.keep, resume=args.resume,
+                               scheduler=args.scheduler, workers=args.workers,
+                               chunk_samples=args.chunk_samples, max_memory=args.max_memory,
+                               progress=bar)
+            ds = io.read_results(path, lazy=True)
+        else:
+            ds = simulate(scenario, keep=args.keep, chunk_samples=args.chunk_samples,
+                          progress=bar, scheduler=args.scheduler, workers=args.workers,
+                          available_bytes=args.max_memory)
     finally:
         bar.close()
     seconds = time.perf_counter() - started
     print(f"{scenario.path}: {scenario.samples} samples x {scenario.grid.n_steps} "
           f"{scenario.grid.step} steps from {scenario.grid.start}, {scenario.design} design, "
-          f"seed {scenario.seed}, "
-          f"{seconds:.2f} s\n")
+          f"seed {scenario.seed}, {seconds:.2f} s\n")
     print(summarize(ds))
     if args.out:
-        path = io.write_netcdf(ds, args.out)
         print(f"\nwrote {path}")
     return 0
 

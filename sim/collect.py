@@ -32,7 +32,7 @@ SUMMARY_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 QUANTILE = "quantile"
 CLAIM = "claim"
 
-_DIMS = {STEP: (SAMPLE, TIME), BOUND: (SAMPLE, TIME_BOUND), YEARLY: (SAMPLE, YEAR),
+DIMS = {STEP: (SAMPLE, TIME), BOUND: (SAMPLE, TIME_BOUND), YEARLY: (SAMPLE, YEAR),
          PER_SAMPLE: (SAMPLE,)}
 
 
@@ -96,20 +96,20 @@ class StepStatistics:
                                          packed[1 + t:].copy())
 
     def data_vars(self) -> dict:
-        """``{name}_quantile``, ``{name}_mean`` and ``{name}_sd`` for each variable."""
+        """``{name}_quantiles``, ``{name}_sample_mean`` and ``{name}_sample_sd`` per variable."""
         out = {}
         for name in self.names:
             v = VARIABLES[name]
-            dim = _DIMS[v.layout][1]
+            dim = DIMS[v.layout][1]
             alpha = self.sketches[name].alpha
-            out[f"{name}_quantile"] = (
+            out[f"{name}_quantiles"] = (
                 (QUANTILE, dim), self.sketches[name].quantiles(np.array(SUMMARY_QUANTILES)),
                 attrs(v.units, f"{v.long_name}, quantiles over samples",
                       f"{v.description} Streaming quantiles (relative error <= {alpha})."))
-            out[f"{name}_mean"] = ((dim,), self.moments[name].mean,
+            out[f"{name}_sample_mean"] = ((dim,), self.moments[name].mean,
                                    attrs(v.units, f"{v.long_name}, mean over samples",
                                          v.description))
-            out[f"{name}_sd"] = ((dim,), self.moments[name].sd,
+            out[f"{name}_sample_sd"] = ((dim,), self.moments[name].sd,
                                  attrs(v.units, f"{v.long_name}, SD over samples",
                                        v.description))
         return out
@@ -145,7 +145,7 @@ class MemoryCollector:
 
     def dataset(self, root: np.random.SeedSequence, extra_attrs: dict) -> xr.Dataset:
         """The labelled results."""
-        data_vars = {name: (_DIMS[VARIABLES[name].layout], array.T, VARIABLES[name].attrs)
+        data_vars = {name: (DIMS[VARIABLES[name].layout], array.T, VARIABLES[name].attrs)
                      for name, array in self.arrays.items()}
         data_vars.update(per_sample_extras(self.scenario, self.params, self.claims))
         data_vars.update(self.statistics.data_vars())
@@ -171,12 +171,18 @@ def per_sample_extras(scenario: Scenario, params: dict, claims: np.ndarray) -> d
     return out
 
 
-def coordinates(scenario: Scenario) -> dict:
+def sample_coordinate(lo: int, hi: int) -> tuple:
+    """The ``sample`` coordinate of samples [lo, hi)."""
+    return (SAMPLE, np.arange(lo, hi), attrs("1", "sample", "Sample index."))
+
+
+def coordinates(scenario: Scenario, with_samples: bool = True) -> dict:
     """Coordinates shared by every results Dataset of a scenario."""
     grid = scenario.grid
     weights = grid.year_weights()
+    samples = {SAMPLE: sample_coordinate(0, scenario.samples)} if with_samples else {}
     return {
-        SAMPLE: (SAMPLE, np.arange(scenario.samples), attrs("1", "sample", "Sample index.")),
+        **samples,
         TIME: (TIME, grid.starts.astype("datetime64[ns]"),
                {"long_name": "step start", "description": "First day of each time step."}),
         TIME_BOUND: (TIME_BOUND, grid.bounds.astype("datetime64[ns]"),

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from .errors import ConfigError, OutputError, UserError
+from .sampling import SEED_BLOCK_SAMPLES
 
 NETCDF_ENGINE = "h5netcdf"
 
@@ -42,16 +45,17 @@ def is_file(path: str | Path) -> bool:
     return Path(path).is_file()
 
 
-def check_writable(path: str | Path) -> None:
+def check_writable(path: str | Path, allow_directory: bool = False) -> None:
     """Refuse early, before a long run, when `path` cannot be written.
 
     Raises
     ------
     OutputError
-        If the directory is missing or not writable, or `path` is a directory.
+        If the directory is missing or not writable, or `path` is a directory
+        (unless `allow_directory`, for Zarr stores).
     """
     target = Path(path)
-    if target.is_dir():
+    if target.is_dir() and not allow_directory:
         raise OutputError(f"{path}: output path is a directory; expected a .nc file name")
     directory = target.parent
     if not directory.is_dir():
@@ -97,23 +101,127 @@ def _umask() -> int:
     return mask
 
 
-def read_results(path: str | Path) -> xr.Dataset:
-    """Load a results file written by `write_netcdf` into memory.
+def read_results(path: str | Path, lazy: bool = False) -> xr.Dataset:
+    """Open a results file (netCDF-4) or store (Zarr) written by this package.
+
+    Parameters
+    ----------
+    path : str or Path
+    lazy : bool
+        Leave the data on disk until used (for large runs); default: load it.
 
     Raises
     ------
     UserError
-        If the file is missing, not netCDF, or not one of ours.
+        If the file is missing, not readable, not one of ours, or an unfinished run.
     """
+    path = Path(path)
     try:
-        ds = xr.load_dataset(path, engine=NETCDF_ENGINE)
+        if path.is_dir():
+            ds = xr.open_zarr(path, chunks=None, consolidated=False)
+        else:
+            ds = xr.open_dataset(path, engine=NETCDF_ENGINE)
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
-    except Exception as error:  # h5py and xarray raise many types for a bad file
-        raise UserError(f"{path}: not a readable netCDF-4 results file ({error})") from None
+    except Exception as error:  # h5py, zarr and xarray raise many types for a bad file
+        raise UserError(f"{path}: not a readable netCDF-4 file or Zarr store "
+                        f"({type(error).__name__}: {str(error).splitlines()[0]})") from None
     if "fiscal_strain_sim_version" not in ds.attrs:
         raise UserError(f"{path}: not a fiscal-strain-sim results file")
-    return ds
+    if ds.attrs.get("complete", 1) != 1:
+        raise UserError(f"{path}: an unfinished run; complete it with --resume")
+    return ds if lazy else ds.load()
+
+
+# ---------------------------------------------------------------- streaming stores
+
+def _checkpoint_path(store: Path) -> Path:
+    return Path(store).with_name(Path(store).name + ".checkpoint.npz")
+ZARR_FORMAT = 2  # fixed-width strings (claim labels) are part of the v2 spec
+
+
+def create_store(store: Path, data_vars: dict, coords: dict, attrs: dict) -> None:
+    """Create a Zarr store from the first chunk, chunked by seed block along ``sample``."""
+    ds = xr.Dataset(data_vars, coords, {**attrs, "complete": 0})
+    encoding = {name: {"chunks": tuple(SEED_BLOCK_SAMPLES if d == "sample" else ds.sizes[d]
+                                       for d in ds[name].dims)}
+                for name in ds.variables if "sample" in ds[name].dims}
+    ds.to_zarr(store, mode="w", consolidated=False, zarr_format=ZARR_FORMAT,
+               encoding=encoding)
+
+
+def append_to_store(store: Path, data_vars: dict, coords: dict, attrs: dict) -> None:
+    """Append one chunk along ``sample`` (xarray rewrites the global attrs: pass them)."""
+    ds = xr.Dataset(data_vars, coords, {**attrs, "complete": 0})
+    fixed = [name for name in ds.variables if "sample" not in ds[name].dims]
+    ds.drop_vars(fixed).to_zarr(store, append_dim="sample", consolidated=False)
+
+
+def remove_partial(store: Path) -> None:
+    """Delete a partial run's store and checkpoint."""
+    if Path(store).exists():
+        shutil.rmtree(store)
+    _checkpoint_path(store).unlink(missing_ok=True)
+
+
+def truncate_store(store: Path, samples: int) -> None:
+    """Cut every per-sample array back to `samples` (drop a chunk written after the
+    last checkpoint)."""
+    import zarr
+
+    group = zarr.open_group(str(store), mode="r+")
+    for _, array in group.arrays():
+        dims = array.attrs.get("_ARRAY_DIMENSIONS", [])
+        if dims and dims[0] == "sample" and array.shape[0] != samples:
+            array.resize((samples, *array.shape[1:]))
+        elif "sample" in dims and dims[0] != "sample":
+            axis = dims.index("sample")
+            if array.shape[axis] != samples:
+                shape = list(array.shape)
+                shape[axis] = samples
+                array.resize(tuple(shape))
+
+
+def write_checkpoint(store: Path, arrays: dict) -> None:
+    """Write the run's progress atomically (temporary file, then rename)."""
+    target = _checkpoint_path(store)
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    with os.fdopen(handle, "wb") as file:
+        np.savez(file, **arrays)
+    os.replace(temp, target)
+
+
+def read_checkpoint(store: Path) -> dict | None:
+    """The last checkpoint of a partial run, or None."""
+    path = _checkpoint_path(store)
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        return {name: data[name] for name in data.files}
+
+
+def finish_store(store: Path, data_vars: dict, attrs: dict) -> None:
+    """Add the streaming statistics and the final attrs (which mark it complete)."""
+    xr.Dataset(data_vars, attrs=attrs).to_zarr(store, mode="a", consolidated=False)
+
+
+def publish_store(store: Path, out: Path) -> Path:
+    """Turn a complete store into the output: rename (``.zarr``) or convert (``.nc``)."""
+    if out.suffix == ".zarr":
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(store, out)
+    else:
+        with xr.open_zarr(store, chunks=None, consolidated=False) as ds:
+            write_netcdf(ds, out)
+        shutil.rmtree(store)
+    _checkpoint_path(store).unlink(missing_ok=True)
+    return out
+
+
+def free_disk_bytes(directory: str | Path) -> int:
+    """Free space on the disk holding `directory` [bytes]."""
+    return shutil.disk_usage(directory).free
 
 
 def available_memory_bytes() -> int:

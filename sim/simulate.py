@@ -34,19 +34,32 @@ __all__ = ["check_memory", "memory_needed_bytes", "param_name", "simulate"]
 Progress = Callable[[int, int], None]
 
 
-def memory_needed_bytes(scenario: Scenario, samples: int, chunk_samples: int,
-                        keep: str = "full", in_flight: int = 1) -> int:
-    """Bytes a run keeps (float32 outputs, float64 parameters and claims, statistics)
-    plus the working set of the chunks in flight."""
+def kept_bytes(scenario: Scenario, samples: int, keep: str) -> int:
+    """Bytes of the arrays a run keeps for every sample (float32 outputs, float64
+    parameters and claim values)."""
     k, y = scenario.grid.n_steps, len(scenario.grid.calendar_years())
     per_sample = sum(int(np.prod(shape(VARIABLES[name].layout, k, y, 1)))
                      for name in kept_names(keep))
-    kept = samples * (per_sample * np.dtype(STORAGE_DTYPE).itemsize
+    return samples * (per_sample * np.dtype(STORAGE_DTYPE).itemsize
                       + 8 * (len(uncertain_keys(scenario.priors)) + len(scenario.claims)))
-    series = sum(k + 1 for _ in streamed_names(keep))
-    statistics = series * (QuantileSketch(1).width * 8 + 24)
-    working = in_flight * min(samples, chunk_samples) * (k + 1) * WORKING_ARRAYS * 8
-    return int(kept + statistics + working)
+
+
+def statistics_bytes(scenario: Scenario, keep: str) -> int:
+    """Bytes of the streaming statistics (summary mode), independent of the samples."""
+    series = (scenario.grid.n_steps + 1) * len(streamed_names(keep))
+    return series * (QuantileSketch(1).width * 8 + 24)
+
+
+def working_bytes(scenario: Scenario, chunk_samples: int, in_flight: int = 1) -> int:
+    """Bytes of the float64 working set of the chunks in flight."""
+    return in_flight * chunk_samples * (scenario.grid.n_steps + 1) * WORKING_ARRAYS * 8
+
+
+def memory_needed_bytes(scenario: Scenario, samples: int, chunk_samples: int,
+                        keep: str = "full", in_flight: int = 1) -> int:
+    """Bytes an in-memory run needs: kept arrays, statistics and working set."""
+    return (kept_bytes(scenario, samples, keep) + statistics_bytes(scenario, keep)
+            + working_bytes(scenario, min(samples, chunk_samples), in_flight))
 
 
 def check_memory(scenario: Scenario, samples: int, chunk_samples: int,

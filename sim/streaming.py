@@ -6,8 +6,9 @@ never on the number of samples.
 
 - `QuantileSketch`: a vectorized DDSketch (Masson, Rim & Lee 2019). Values are
   counted in logarithmic buckets; a quantile is answered with relative error at
-  most `relative_accuracy` (for magnitudes in [`MIN_MAGNITUDE`, `MAX_MAGNITUDE`];
-  smaller magnitudes count as zero, an absolute error below `MIN_MAGNITUDE`).
+  most `relative_accuracy` (plus 1e-6 for float32 bucketing; for magnitudes in
+  [`MIN_MAGNITUDE`, `MAX_MAGNITUDE`]; smaller magnitudes count as zero, an absolute
+  error below `MIN_MAGNITUDE`).
   Counts are integers, so the sketch is exact under any order of updates.
 - `Moments`: count, mean and sum of squared deviations, merged with Chan et al.'s
   parallel formula in a fixed order.
@@ -58,14 +59,21 @@ class QuantileSketch:
         return self.counts.shape[0]
 
     def _columns(self, values: np.ndarray) -> np.ndarray:
-        magnitude = np.abs(values)
-        with np.errstate(divide="ignore"):
-            bucket = np.ceil(np.log(magnitude) / self.log_gamma) - self.offset
-        bucket = np.clip(np.nan_to_num(bucket, nan=0, neginf=0), 0, self.n_buckets - 1)
-        bucket = bucket.astype(np.int64)
-        zero = self.n_buckets
-        column = np.where(values > 0, zero + 1 + bucket, zero - 1 - bucket)
-        return np.where(magnitude < MIN_MAGNITUDE, zero, column)
+        """Bucket column of every value (in-place arithmetic: this is the hot path)."""
+        # float32 halves the cost of the logarithm; its 6e-8 relative rounding moves a
+        # value across a bucket boundary only within 1e-6 of it.
+        magnitude = np.abs(values, dtype=np.float32)
+        sign = np.sign(values, dtype=np.float32)
+        sign[magnitude < MIN_MAGNITUDE] = 0.0  # counted as zero
+        np.maximum(magnitude, np.float32(MIN_MAGNITUDE), out=magnitude)
+        index = np.log(magnitude, out=magnitude)
+        index *= np.float32(1.0 / self.log_gamma)
+        np.ceil(index, out=index)
+        index -= np.float32(self.offset - 1)  # bucket + 1, so that zero stays in the middle
+        np.clip(index, np.float32(1), np.float32(self.n_buckets), out=index)
+        index *= sign
+        index += np.float32(self.n_buckets)
+        return index.astype(np.int64)
 
     def update(self, values: np.ndarray) -> None:
         """Count a block of values.

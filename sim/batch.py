@@ -1,0 +1,195 @@
+"""Streaming runs: chunks are written to disk as they finish, and a killed run resumes.
+
+Results stream into a Zarr store beside the output, ``OUT.partial.zarr``: each
+chunk of seed blocks is appended along ``sample``, then a checkpoint (blocks
+done, streaming statistics, the run's fingerprint) is written atomically. A run
+killed at any point loses at most the chunk in flight: ``--resume`` truncates the
+store to the last checkpoint and continues, and because every seed block owns
+its seeds the final file is identical to an uninterrupted run's. Only when the
+run is complete is the output created: the store renamed to ``OUT`` (``.zarr``)
+or converted to netCDF (``.nc``) through a temporary file. Zarr, not netCDF/HDF5,
+holds the partial run because each of its chunks is a separate file: a kill in
+mid-write damages at most that chunk, where it can corrupt an HDF5 file whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+from .backends import map_ordered
+from .chunks import (
+    ChunkResult,
+    chunk_samples_for_memory,
+    compute_chunk,
+    default_chunk_samples,
+    iter_tasks,
+)
+from .collect import (
+    DIMS,
+    KEEP_MODES,
+    STORAGE_DTYPE,
+    StepStatistics,
+    coordinates,
+    kept_names,
+    per_sample_extras,
+    provenance,
+    sample_coordinate,
+    streamed_names,
+)
+from .config import Scenario
+from .errors import ResourceError, UserError
+from .sampling import SEED_BLOCK_SAMPLES, root_seed
+from .simulate import Progress, kept_bytes, statistics_bytes, timing_attrs, working_bytes
+from .units import SAMPLE
+from .variables import VARIABLES
+
+PARTIAL_SUFFIX = ".partial.zarr"
+OUTPUT_SUFFIXES = (".nc", ".zarr")
+
+
+def partial_path(out: str | Path) -> Path:
+    """Where a streaming run to `out` keeps its unfinished results."""
+    out = Path(out)
+    return out.with_name(out.name + PARTIAL_SUFFIX)
+
+
+def fingerprint(scenario: Scenario, keep: str) -> str:
+    """Hash of everything that determines the numbers: a resumed run must match it."""
+    text = json.dumps([scenario.resolved_json(), scenario.samples, scenario.seed,
+                       scenario.design, keep, SEED_BLOCK_SAMPLES,
+                       provenance(scenario, root_seed(scenario.seed), keep)
+                       ["fiscal_strain_sim_version"]])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_to_file(scenario: Scenario, out: str | Path, *, keep: str = "full",
+                resume: bool = False, scheduler: str = "sync", workers: int | None = None,
+                chunk_samples: int | None = None, max_memory: int | None = None,
+                progress: Progress | None = None) -> Path:
+    """Run a scenario, streaming its results to `out` (``.nc`` or ``.zarr``).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    out : str or Path
+        Output file (netCDF-4) or directory (Zarr); created only when complete.
+    keep : {"full", "summary"}
+        See `sim.simulate`.
+    resume : bool
+        Continue the partial run left by an interrupted run with the same settings.
+    scheduler, workers
+        See `sim.backends.map_ordered`.
+    chunk_samples : int, optional
+        Samples per chunk; default from `max_memory` or a cache-friendly size.
+    max_memory : int, optional
+        Bound on the working set [bytes]: chunks are sized to fit, and a run whose
+        streaming statistics alone would not fit is refused.
+    progress : callable, optional
+        ``progress(done_samples, total_samples)`` after each chunk.
+
+    Returns
+    -------
+    Path
+        The complete output.
+
+    Raises
+    ------
+    UserError
+        Bad output name, nothing to resume, a partial run made with other settings.
+    """
+    if keep not in KEEP_MODES:
+        raise UserError(f"--keep: expected full or summary, got {keep!r}")
+    out = Path(out)
+    if out.suffix not in OUTPUT_SUFFIXES:
+        raise UserError(f"{out}: output must end in .nc (netCDF) or .zarr (Zarr store)")
+    io.check_writable(out, allow_directory=out.suffix == ".zarr")
+    k = scenario.grid.n_steps
+    in_flight = 1 if scheduler == "sync" else 2 * (workers or 2)
+    if chunk_samples is None:
+        chunk_samples = (default_chunk_samples(k) if max_memory is None
+                         else min(default_chunk_samples(k),
+                                  chunk_samples_for_memory(k, max_memory // (2 * in_flight))))
+    limit = io.available_memory_bytes() if max_memory is None else max_memory
+    need = statistics_bytes(scenario, keep) + working_bytes(scenario, chunk_samples, in_flight)
+    if need > limit:
+        raise ResourceError(f"{scenario.path}: a streaming run needs {need / 2**30:.2f} GiB "
+                            f"(statistics and {in_flight} chunk(s) of {chunk_samples} samples) "
+                            f"but {limit / 2**30:.2f} GiB is allowed")
+
+    _check_disk(scenario, keep, out)
+    root = root_seed(scenario.seed)
+    store = partial_path(out)
+    statistics = StepStatistics(streamed_names(keep), k)
+    print_ = fingerprint(scenario, keep)
+    first_block = _prepare(store, resume, print_, statistics)
+    started = time.perf_counter()
+    tasks = iter_tasks(scenario, root, chunk_samples, first_block)
+    for result in map_ordered(compute_chunk, tasks, scheduler, workers):
+        _append(store, scenario, root, keep, result)
+        statistics.add(result)
+        blocks_done = -(-result.rows[1] // SEED_BLOCK_SAMPLES)
+        io.write_checkpoint(store, {"fingerprint": np.array(print_),
+                                    "blocks_done": np.array(blocks_done),
+                                    **statistics.state()})
+        if progress is not None:
+            progress(result.rows[1], scenario.samples)
+    seconds = time.perf_counter() - started
+    io.finish_store(store, statistics.data_vars(),
+                    {**provenance(scenario, root, keep),
+                     **timing_attrs(scenario.samples - first_block * SEED_BLOCK_SAMPLES,
+                                    seconds, scheduler),
+                     "complete": 1, "resumed_from_block": first_block})
+    return io.publish_store(store, out)
+
+
+def _check_disk(scenario: Scenario, keep: str, out: Path) -> None:
+    """Refuse a run whose uncompressed output would not fit on the output's disk."""
+    free = io.free_disk_bytes(out.parent)
+    need = kept_bytes(scenario, scenario.samples, keep)
+    if need > free:
+        fit = int(free // (need / scenario.samples))
+        raise ResourceError(
+            f"{scenario.path}: run.samples: {scenario.samples} samples need up to "
+            f"{need / 2**30:.1f} GiB on disk but {free / 2**30:.1f} GiB is free at {out.parent}; "
+            f"at most {fit} samples fit (or use --keep summary)")
+
+
+def _prepare(store: Path, resume: bool, print_: str, statistics: StepStatistics) -> int:
+    """Start afresh, or restore a partial run; return the first seed block to compute."""
+    if not resume:
+        io.remove_partial(store)
+        return 0
+    checkpoint = io.read_checkpoint(store)
+    if checkpoint is None:
+        raise UserError(f"--resume: no partial run to resume at {store}")
+    if str(checkpoint["fingerprint"]) != print_:
+        raise UserError(f"--resume: the partial run at {store} was made with other settings "
+                        "(config, samples, seed, design or --keep); rerun without --resume")
+    statistics.restore(checkpoint)
+    blocks_done = int(checkpoint["blocks_done"])
+    io.truncate_store(store, blocks_done * SEED_BLOCK_SAMPLES)
+    return blocks_done
+
+
+def _append(store: Path, scenario: Scenario, root, keep: str, result: ChunkResult) -> None:
+    """Write one chunk's per-sample variables; the first chunk also creates the store."""
+    lo, hi = result.rows
+    data_vars = {}
+    with np.errstate(over="ignore"):  # beyond float32's 3.4e38 is stored as inf
+        for name in kept_names(keep):
+            v = VARIABLES[name]
+            data_vars[name] = (DIMS[v.layout], result.outputs[name].T.astype(STORAGE_DTYPE),
+                               v.attrs)
+    data_vars.update(per_sample_extras(scenario, result.params, result.claims))
+    coords = {**coordinates(scenario, with_samples=False), SAMPLE: sample_coordinate(lo, hi)}
+    attrs = provenance(scenario, root, keep)
+    if lo == 0:
+        io.create_store(store, data_vars, coords, attrs)
+    else:
+        io.append_to_store(store, data_vars, coords, attrs)
