@@ -10,12 +10,14 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from . import __version__, io
 from .backends import check_scheduler
 from .batch import run_to_file
 from .config import load_scenario
 from .errors import UserError
+from .experiments import compare_experiments, comparison_text, load_sweep, run_experiments
 from .sensitivity import ranked_table, sensitivity
 from .simulate import simulate
 from .summary import summarize
@@ -78,6 +80,19 @@ def _add_batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
+def _add_experiment_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--samples", type=_positive_int, help="override every scenario's samples")
+    parser.add_argument("--seed", type=_nonnegative_int, help="override every scenario's seed")
+    parser.add_argument("--out", help="write the stacked results (.nc or .zarr)")
+    parser.add_argument("--keep", choices=("full", "summary"), default="full",
+                        help="full: every variable; summary: per-sample outcomes and "
+                             "per-step streaming quantiles")
+    parser.add_argument("--scheduler", default="sync",
+                        help="sync (default), threads, processes, or a Dask scheduler address")
+    parser.add_argument("--workers", type=_positive_int, help="parallel workers")
+    parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its subcommands."""
     parser = _Parser(prog="fiscal-sim", description=__doc__.splitlines()[0])
@@ -114,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--set", dest="overrides", action="append", default=[],
                       metavar="KEY=VALUE", help="override a config key")
     sens.set_defaults(handler=_sensitivity)
+
+    sweep = commands.add_parser("sweep", help="run a sweep file: scenarios along 'scenario'")
+    sweep.add_argument("file", help="sweep TOML file (base + [factors], or configs = [...])")
+    _add_experiment_options(sweep)
+    sweep.set_defaults(handler=_sweep)
+
+    compare = commands.add_parser("compare", help="run scenario configs side by side")
+    compare.add_argument("configs", nargs="+", help="scenario TOML files")
+    _add_experiment_options(compare)
+    compare.set_defaults(handler=_compare)
 
     validate = commands.add_parser("validate", help="check a scenario config without running")
     validate.add_argument("config", help="scenario TOML file")
@@ -191,6 +216,33 @@ def _sensitivity(args: argparse.Namespace) -> int:
     if args.out:
         print(f"\nwrote {io.write_netcdf(ds, args.out)}")
     return 0
+
+
+def _run_experiments(experiments, args: argparse.Namespace) -> int:
+    check_scheduler(args.scheduler)
+    experiments = [replace(e, scenario=e.scenario.with_run(args.samples, args.seed))
+                   for e in experiments]
+    if args.out:
+        io.check_writable(args.out, allow_directory=args.out.endswith(".zarr"))
+    bar = ProgressBar(enabled=not args.no_progress and sys.stderr.isatty())
+    try:
+        ds = run_experiments(experiments, keep=args.keep, scheduler=args.scheduler,
+                             workers=args.workers, progress=bar)
+    finally:
+        bar.close()
+    print(f"{len(experiments)} scenarios, {ds.attrs['wall_seconds']:.2f} s\n")
+    print(comparison_text(ds))
+    if args.out:
+        print(f"\nwrote {io.write_results(ds, args.out)}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    return _run_experiments(load_sweep(args.file), args)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    return _run_experiments(compare_experiments(args.configs), args)
 
 
 def _validate(args: argparse.Namespace) -> int:

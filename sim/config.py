@@ -129,7 +129,8 @@ class Scenario:
 # ---------------------------------------------------------------- loading and merging
 
 
-def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                  values: dict[str, Any] | None = None) -> Scenario:
     """Load, merge (``extends``), override and validate a scenario config.
 
     Parameters
@@ -139,6 +140,9 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     overrides : sequence of str
         ``"section.key=VALUE"`` strings; VALUE uses the TOML syntax (a number, a
         ``"A to B"`` range written with or without quotes, an inline table, a date).
+    values : dict, optional
+        ``{"section.key": value}`` overrides as Python values (as TOML would give
+        them), applied last; used by sweeps.
 
     Returns
     -------
@@ -153,6 +157,9 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     raw, files = _load_chain(path, ())
     for text in overrides:
         _apply_override(raw, text)
+    for key, value in (values or {}).items():
+        section, name = _known_key(key, "--set")
+        raw.setdefault(section, {})[name] = value
     return _validate(raw, path, files)
 
 
@@ -198,12 +205,17 @@ def _apply_override(raw: dict, text: str) -> None:
     key = key.strip()
     if not sep or "." not in key:
         raise ConfigError("--set", key or text, "expected section.key=VALUE")
-    section, name = key.split(".", 1)
-    if section not in SCHEMA:
-        raise ConfigError("--set", key, f"no such section{_suggest(section, SCHEMA)}")
-    if name not in SCHEMA[section]:
-        raise ConfigError("--set", key, f"no such key{_suggest(name, SCHEMA[section])}")
+    section, name = _known_key(key, "--set")
     raw.setdefault(section, {})[name] = _parse_value(value_text.strip())
+
+
+def _known_key(key: str, where: str) -> tuple[str, str]:
+    section, _, name = key.partition(".")
+    if section not in SCHEMA:
+        raise ConfigError(where, key, f"no such section{_suggest(section, SCHEMA)}")
+    if name not in SCHEMA[section]:
+        raise ConfigError(where, key, f"no such key{_suggest(name, SCHEMA[section])}")
+    return section, name
 
 
 def _parse_value(text: str) -> Any:

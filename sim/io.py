@@ -95,6 +95,24 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     return target
 
 
+def write_results(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write `ds` atomically as netCDF-4 (``.nc``) or a Zarr store (``.zarr``)."""
+    target = Path(path)
+    if target.suffix != ".zarr":
+        return write_netcdf(ds, target)
+    check_writable(target, allow_directory=True)
+    temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    try:
+        ds.to_zarr(temp, mode="w", consolidated=False, zarr_format=ZARR_FORMAT)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(temp, target)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return target
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -155,8 +155,11 @@ def claims_table(ds: xr.Dataset) -> pd.DataFrame:
     central 90% band [p5, p95], else ``below`` or ``above``.
     """
     rows = []
-    for i, claim in enumerate(claims_from_attrs(ds)):
-        x = np.asarray(ds["claim_value"].isel(claim=i), dtype=np.float64)
+    for claim in claims_from_attrs(ds):
+        x = np.asarray(ds["claim_value"].sel(claim=claim.label), dtype=np.float64)
+        x = x[np.isfinite(x)]  # a sweep's scenarios may not share every claim
+        if x.size == 0:
+            continue
         p5, p50, p95 = np.quantile(x, (BAND[0], 0.5, BAND[1]))
         percentile = 100 * (np.mean(x < claim.value) + 0.5 * np.mean(x == claim.value))
         verdict = "below" if claim.value < p5 else "above" if claim.value > p95 else "inside"

@@ -1,0 +1,299 @@
+"""Batch experiments: scenario sweeps and side-by-side comparisons on a ``scenario`` dim.
+
+A sweep file names a base config and factors, or a list of configs::
+
+    base = "../baseline.toml"
+    combine = "factorial"            # or "zip"
+    n_scenarios = 8                  # for sampled factors
+
+    [run]                            # optional: samples, seed, design
+    samples = 100_000
+
+    [factors]
+    "bonus.regional_growth" = [0.0, 0.1, 0.2]
+    "recruitment.bonus_elasticity" = [0.0, 0.3, 0.6]
+    "recruitment.per_month" = { sample = "30_000 to 50_000" }   # LHS over n_scenarios
+
+or ``configs = ["../baseline.toml", "../official.toml"]``. Every scenario runs
+with the sweep's seed, so each one's results equal a run of that scenario alone
+(and scenarios share their noise paths: common random numbers).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.stats import qmc
+
+from . import io
+from .collect import param_name
+from .config import Scenario, load_scenario
+from .distributions import Prior, PriorError, prior_from_value
+from .errors import ConfigError
+from .sampling import root_seed
+from .schema import SCHEMA
+from .simulate import Progress, simulate
+from .summary import claims_table, human
+
+SCENARIO = "scenario"
+SWEEP_KEYS = ("base", "configs", "combine", "n_scenarios", "run", "factors")
+COMBINE = ("factorial", "zip")
+SWEEP_SPAWN_KEY = 2**32 + 2
+"""Spawn key of the LHS stream that samples factors (distinct from runs and analyses)."""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One scenario of a sweep: its label, factor values and validated config."""
+
+    label: str
+    factors: dict[str, Any]
+    scenario: Scenario
+
+
+def _suggest(word: str, options) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def load_sweep(path: str | Path) -> list[Experiment]:
+    """Read a sweep file and expand it into validated scenarios.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the sweep file, the key and what was expected.
+    """
+    path = str(path)
+    try:
+        raw = tomllib.loads(io.read_text(path))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, "", f"TOML syntax error: {error}") from None
+    for key in raw:
+        if key not in SWEEP_KEYS:
+            raise ConfigError(path, key, f"unknown key{_suggest(key, SWEEP_KEYS)}")
+    run = raw.get("run", {})
+    if not isinstance(run, dict) or set(run) - {"samples", "seed", "design"}:
+        raise ConfigError(path, "run", "expected a [run] table with samples, seed, design")
+    overrides = [f"run.{k}={json.dumps(v) if isinstance(v, str) else v}" for k, v in
+                 run.items()]
+    here = Path(path).parent
+    if "configs" in raw:
+        return _config_list(raw, path, here, overrides)
+    if "base" not in raw:
+        raise ConfigError(path, "base", "expected base = \"CONFIG.toml\" and [factors], "
+                          "or configs = [...]")
+    base = str(here / raw["base"])
+    if not io.is_file(base):
+        raise ConfigError(path, "base", f"config {base} does not exist")
+    combos = _combinations(raw, path, load_scenario(base, overrides))
+    experiments = []
+    for i, factors in enumerate(combos):
+        values = {k: v for k, v in factors.items()}
+        try:
+            scenario = load_scenario(base, overrides, values)
+        except ConfigError as error:
+            if error.key in factors:
+                raise ConfigError(path, f"factors.{error.key}",
+                                  f"value {factors[error.key]!r} (scenario {i}): "
+                                  f"{error.message}") from None
+            raise
+        experiments.append(Experiment(_label(factors), factors, scenario))
+    return experiments
+
+
+def _config_list(raw: dict, path: str, here: Path, overrides: list[str]) -> list[Experiment]:
+    configs = raw["configs"]
+    if not isinstance(configs, list) or not configs or not all(
+            isinstance(c, str) for c in configs):
+        raise ConfigError(path, "configs", "expected a non-empty list of config file names")
+    if "factors" in raw:
+        raise ConfigError(path, "factors", "give either configs or base with factors")
+    return compare_experiments([str(here / c) for c in configs], overrides)
+
+
+def compare_experiments(paths: list[str], overrides: list[str] = ()) -> list[Experiment]:
+    """One experiment per config file, labelled by file name."""
+    return [Experiment(Path(p).stem, {"config": Path(p).name}, load_scenario(p, overrides))
+            for p in paths]
+
+
+def _combinations(raw: dict, path: str, base: Scenario) -> list[dict[str, Any]]:
+    factors = raw.get("factors")
+    if not isinstance(factors, dict) or not factors:
+        raise ConfigError(path, "factors", "expected a [factors] table with at least one key")
+    listed, sampled = {}, {}
+    for key, values in factors.items():
+        section, _, name = key.partition(".")
+        if section not in SCHEMA or name not in SCHEMA[section]:
+            options = [f"{s}.{n}" for s in SCHEMA for n in SCHEMA[s]]
+            raise ConfigError(path, f"factors.{key}",
+                              f"unknown config key{_suggest(key, options)}")
+        if isinstance(values, dict) and set(values) == {"sample"}:
+            try:
+                sampled[key] = prior_from_value(values["sample"])
+            except PriorError as error:
+                raise ConfigError(path, f"factors.{key}", str(error)) from None
+        elif isinstance(values, list):
+            if not values:
+                raise ConfigError(path, f"factors.{key}", "empty list of values")
+            listed[key] = values
+        else:
+            raise ConfigError(path, f"factors.{key}",
+                              "expected a list of values or { sample = PRIOR }")
+    combine = raw.get("combine", "factorial")
+    if combine not in COMBINE:
+        raise ConfigError(path, "combine", f"expected factorial or zip, got {combine!r}")
+    if combine == "zip" and len({len(v) for v in listed.values()}) > 1:
+        lengths = ", ".join(f"{k}: {len(v)}" for k, v in listed.items())
+        raise ConfigError(path, "factors", f"zip needs lists of equal length; got {lengths}")
+    if listed:
+        keys = list(listed)
+        rows = (zip(*listed.values(), strict=True) if combine == "zip"
+                else itertools.product(*listed.values()))
+        combos = [dict(zip(keys, row, strict=True)) for row in rows]
+    else:
+        combos = [{}]
+    if sampled:
+        n = raw.get("n_scenarios")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(path, "n_scenarios",
+                              f"sampled factors need n_scenarios, an integer >= 1; got {n!r}")
+        points = _lhs_points(sampled, n, base.seed)
+        combos = [{**combo, **point} for combo in combos for point in points]
+    return combos
+
+
+def _lhs_points(sampled: dict[str, Prior], n: int, seed: int) -> list[dict[str, float]]:
+    root = root_seed(seed)
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+        root.entropy, spawn_key=(SWEEP_SPAWN_KEY,))))
+    unit = qmc.LatinHypercube(len(sampled), rng=rng).random(n)
+    columns = {key: prior.ppf(unit[:, j]) for j, (key, prior) in enumerate(sampled.items())}
+    return [{key: float(values[i]) for key, values in columns.items()} for i in range(n)]
+
+
+def _label(factors: dict[str, Any]) -> str:
+    def show(value):
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return json.dumps(value) if not isinstance(value, int | str) else str(value)
+
+    return ", ".join(f"{k}={show(v)}" for k, v in factors.items()) or "base"
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_experiments(experiments: list[Experiment], *, keep: str = "full",
+                    scheduler: str = "sync", workers: int | None = None,
+                    progress: Progress | None = None) -> xr.Dataset:
+    """Run every scenario and stack the results along ``scenario``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The results of `sim.simulate` for each scenario, along a new ``scenario``
+        dim with one coordinate per factor and ``scenario_label``.
+    """
+    total = sum(e.scenario.samples for e in experiments)
+    done = 0
+    datasets = []
+    for experiment in experiments:
+        def step(samples, _total, offset=done):  # progress over the whole sweep
+            if progress is not None:
+                progress(offset + samples, total)
+
+        ds = simulate(experiment.scenario, keep=keep, scheduler=scheduler, workers=workers,
+                      progress=step)
+        datasets.append(ds)
+        done += experiment.scenario.samples
+    return _stack(experiments, datasets)
+
+
+def _stack(experiments: list[Experiment], datasets: list[xr.Dataset]) -> xr.Dataset:
+    params = {name for ds in datasets for name in ds.data_vars if name.startswith("param_")}
+    filled = []
+    for experiment, ds in zip(experiments, datasets, strict=True):
+        missing = {}
+        for key, prior in experiment.scenario.priors.items():
+            name = param_name(key)
+            if name in params and name not in ds:
+                missing[name] = ("sample", np.full(ds.sizes["sample"], prior.params["value"]),
+                                 {"config_key": key, "prior": prior.describe(),
+                                  "description": "Fixed in this scenario."})
+        config = json.dumps({"label": experiment.label,
+                             "config": experiment.scenario.resolved_json()})
+        filled.append(ds.assign(missing).assign(scenario_config=((), config)).drop_attrs())
+    stacked = xr.concat(filled, dim=SCENARIO, join="outer", fill_value=np.nan,
+                        coords="minimal", compat="override")
+    coords = {"scenario_label": (SCENARIO, [e.label for e in experiments])}
+    for key in dict.fromkeys(k for e in experiments for k in e.factors):
+        values = [e.factors.get(key) for e in experiments]
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        coords[key] = (SCENARIO, np.array(values, dtype=float) if numeric else
+                       [v if isinstance(v, str) else json.dumps(v) for v in values])
+    stacked = stacked.assign_coords(coords)
+    stacked[SCENARIO] = np.arange(len(experiments))
+    claims = {c["label"]: c for d in datasets for c in json.loads(d.attrs["claims"])}
+    stacked.attrs = {**datasets[0].attrs, "title": "fiscal-strain-sim sweep",
+                     "claims": json.dumps(list(claims.values())),
+                     "scenarios": len(experiments),
+                     "wall_seconds": round(sum(d.attrs["wall_seconds"] for d in datasets), 3)}
+    for name in ("config_resolved", "config_path", "config_files"):
+        stacked.attrs.pop(name, None)
+    return stacked
+
+
+# ---------------------------------------------------------------- comparison table
+
+COMPARED = {
+    "force_change_persons": "force change",
+    "bonus_spend_usd_per_day_mean": "bonus USD/day",
+    "bonus_share_of_defense_horizon": "bonus/defence",
+    "months_of_decline": "months declining",
+}
+"""Outcomes in the comparison table, with their short column names."""
+
+
+def comparison_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Per scenario: median and 90% interval of key outcomes, and each claim's verdict.
+
+    Columns are the outcome names of `COMPARED` (``"median [p5, p95]"`` text) and
+    one per claim label (``"verdict (percentile)"``).
+    """
+    rows = []
+    for i in range(ds.sizes[SCENARIO]):
+        one = ds.isel({SCENARIO: i})
+        row = {"scenario": str(one.scenario_label.values)}
+        for name in COMPARED:
+            x = np.asarray(one[name], dtype=np.float64)
+            p5, p50, p95 = np.nanquantile(x, (0.05, 0.5, 0.95))
+            row[name] = f"{human(p50)} [{human(p5)}, {human(p95)}]"
+        for _, claim in claims_table(one).iterrows():
+            row[claim["claim"]] = f"{claim['verdict']} ({claim['percentile']:.0f})"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def comparison_text(ds: xr.Dataset) -> str:
+    """The comparison table as text, with short column names and a claims legend."""
+    table = comparison_table(ds)
+    claims = [c for c in table.columns if c != "scenario" and c not in COMPARED]
+    renamed = table.rename(columns={**COMPARED, **{c: f"C{i + 1}" for i, c in
+                                                   enumerate(claims)}})
+    legend = [f"  C{i + 1}: {c}" for i, c in enumerate(claims)]
+    return "\n".join([
+        "Scenarios: median [5th, 95th percentile] over samples; claims: verdict "
+        "against the 90% band (percentile)",
+        renamed.to_string(index=False), *legend])
