@@ -130,8 +130,9 @@ def run_to_file(scenario: Scenario, out: str | Path, *, keep: str = "full",
     first_block = _prepare(store, resume, print_, statistics)
     started = time.perf_counter()
     tasks = iter_tasks(scenario, root, chunk_samples, first_block)
+    appender = io.StoreAppender(store) if first_block else None
     for result in map_ordered(compute_chunk, tasks, scheduler, workers):
-        _append(store, scenario, root, keep, result)
+        appender = _append(store, appender, scenario, root, keep, result)
         statistics.add(result)
         blocks_done = -(-result.rows[1] // SEED_BLOCK_SAMPLES)
         io.write_checkpoint(store, {"fingerprint": np.array(print_),
@@ -177,7 +178,8 @@ def _prepare(store: Path, resume: bool, print_: str, statistics: StepStatistics)
     return blocks_done
 
 
-def _append(store: Path, scenario: Scenario, root, keep: str, result: ChunkResult) -> None:
+def _append(store: Path, appender: io.StoreAppender | None, scenario: Scenario, root,
+            keep: str, result: ChunkResult) -> io.StoreAppender:
     """Write one chunk's per-sample variables; the first chunk also creates the store."""
     lo, hi = result.rows
     data_vars = {}
@@ -187,9 +189,10 @@ def _append(store: Path, scenario: Scenario, root, keep: str, result: ChunkResul
             data_vars[name] = (DIMS[v.layout], result.outputs[name].T.astype(STORAGE_DTYPE),
                                v.attrs)
     data_vars.update(per_sample_extras(scenario, result.params, result.claims))
-    coords = {**coordinates(scenario, with_samples=False), SAMPLE: sample_coordinate(lo, hi)}
-    attrs = provenance(scenario, root, keep)
-    if lo == 0:
-        io.create_store(store, data_vars, coords, attrs)
-    else:
-        io.append_to_store(store, data_vars, coords, attrs)
+    if appender is None:
+        coords = {**coordinates(scenario, with_samples=False), SAMPLE: sample_coordinate(lo, hi)}
+        io.create_store(store, data_vars, coords, provenance(scenario, root, keep))
+        return io.StoreAppender(store)
+    appender.append({name: values for name, (_, values, _) in data_vars.items()}
+                    | {SAMPLE: np.arange(lo, hi)}, (lo, hi))
+    return appender

@@ -78,18 +78,21 @@ class StepStatistics:
                 self.moments[name].merge(Moments.of(values[:, lo:hi]))
 
     def state(self) -> dict[str, np.ndarray]:
-        """Arrays that restore the statistics (for checkpoints)."""
+        """Arrays that restore the statistics (for checkpoints), sketches stored sparsely."""
         state = {}
         for name in self.names:
             m = self.moments[name]
-            state[f"{name}.counts"] = self.sketches[name].counts
+            columns, counts = _sparse(self.sketches[name].counts)
+            state[f"{name}.columns"], state[f"{name}.counts"] = columns, counts
             state[f"{name}.moments"] = np.concatenate([[m.count], m.mean, m.m2])
         return state
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
         """Load arrays written by `state`."""
         for name in self.names:
-            self.sketches[name].counts[...] = state[f"{name}.counts"]
+            flat = self.sketches[name].counts.reshape(-1)
+            flat[:] = 0
+            flat[state[f"{name}.columns"]] = state[f"{name}.counts"]
             packed = state[f"{name}.moments"]
             t = (len(packed) - 1) // 2
             self.moments[name] = Moments(float(packed[0]), packed[1:1 + t].copy(),
@@ -113,6 +116,13 @@ class StepStatistics:
                                  attrs(v.units, f"{v.long_name}, SD over samples",
                                        v.description))
         return out
+
+
+def _sparse(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices and values of the non-zero counts (a sketch is mostly empty)."""
+    flat = counts.reshape(-1)
+    columns = np.flatnonzero(flat)
+    return columns, flat[columns]
 
 
 def _length(name: str, n_steps: int) -> int:
