@@ -29,6 +29,7 @@ test: lint
 bench: venv
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_sensitivity.py
+	$(BIN)/python benchmarks/bench_batch.py
 
 golden: venv
 	$(BIN)/python tests/make_golden.py

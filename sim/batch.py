@@ -33,7 +33,6 @@ from .chunks import (
 from .collect import (
     DIMS,
     KEEP_MODES,
-    STORAGE_DTYPE,
     StepStatistics,
     coordinates,
     kept_names,
@@ -145,6 +144,7 @@ def run_to_file(scenario: Scenario, out: str | Path, *, keep: str = "full",
                                     **statistics.state()})
         if progress is not None:
             progress(result.rows[1], scenario.samples)
+        del result  # free this chunk before the next one is computed
     seconds = time.perf_counter() - started
     io.finish_store(store, statistics.data_vars(),
                     {**provenance(scenario, root, keep),
@@ -187,12 +187,8 @@ def _append(store: Path, appender: io.StoreAppender | None, scenario: Scenario, 
             keep: str, result: ChunkResult) -> io.StoreAppender:
     """Write one chunk's per-sample variables; the first chunk also creates the store."""
     lo, hi = result.rows
-    data_vars = {}
-    with np.errstate(over="ignore"):  # beyond float32's 3.4e38 is stored as inf
-        for name in kept_names(keep):
-            v = VARIABLES[name]
-            data_vars[name] = (DIMS[v.layout], result.outputs[name].T.astype(STORAGE_DTYPE),
-                               v.attrs)
+    data_vars = {name: (DIMS[VARIABLES[name].layout], result.outputs[name].T,
+                        VARIABLES[name].attrs) for name in kept_names(keep)}
     data_vars.update(per_sample_extras(scenario, result.params, result.claims))
     if appender is None:
         coords = {**coordinates(scenario, with_samples=False), SAMPLE: sample_coordinate(lo, hi)}

@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from . import __version__
-from .chunks import ChunkResult
+from .chunks import STORAGE_DTYPE, ChunkResult
 from .config import Scenario
 from .sampling import SEED_BLOCK_SAMPLES, uncertain_keys
 from .schema import key_spec
@@ -25,8 +25,6 @@ from .units import SAMPLE, TIME, TIME_BOUND, YEAR, attrs
 from .variables import BOUND, PER_SAMPLE, STEP, VARIABLES, YEARLY
 
 KEEP_MODES = ("full", "summary")
-STORAGE_DTYPE = np.float32
-"""Outputs are stored in float32 (about 7 significant digits); computed in float64."""
 
 SUMMARY_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 QUANTILE = "quantile"
@@ -72,7 +70,7 @@ class StepStatistics:
     def add(self, result: ChunkResult) -> None:
         """Fold in a chunk; moments merge seed block by seed block, in order."""
         for name in self.names:
-            values = result.outputs[name]
+            values = result.outputs[name].astype(np.float64)
             self.sketches[name].update(values)
             for lo, hi in result.block_rows:
                 self.moments[name].merge(Moments.of(values[:, lo:hi]))
@@ -132,22 +130,25 @@ def _length(name: str, n_steps: int) -> int:
 class MemoryCollector:
     """Keeps chunk results in preallocated float32 arrays, plus streaming statistics."""
 
-    def __init__(self, scenario: Scenario, keep: str):
+    def __init__(self, scenario: Scenario, keep: str, arrays: dict | None = None,
+                 params: dict | None = None, claims: np.ndarray | None = None):
+        """Allocate the arrays, or fill the given ones (views into a sweep's arrays)."""
         grid, n = scenario.grid, scenario.samples
         k, y = grid.n_steps, len(grid.calendar_years())
         self.scenario, self.keep = scenario, keep
-        self.arrays = {name: np.empty(shape(VARIABLES[name].layout, k, y, n), STORAGE_DTYPE)
-                       for name in kept_names(keep)}
-        self.params = {key: np.empty(n) for key in uncertain_keys(scenario.priors)}
-        self.claims = np.empty((len(scenario.claims), n))
+        self.arrays = arrays if arrays is not None else {
+            name: np.empty(shape(VARIABLES[name].layout, k, y, n), STORAGE_DTYPE)
+            for name in kept_names(keep)}
+        self.params = params if params is not None else {
+            key: np.empty(n) for key in uncertain_keys(scenario.priors)}
+        self.claims = claims if claims is not None else np.empty((len(scenario.claims), n))
         self.statistics = StepStatistics(streamed_names(keep), k)
 
     def add(self, result: ChunkResult) -> None:
         """Store one chunk."""
         lo, hi = result.rows
-        with np.errstate(over="ignore"):  # beyond float32's 3.4e38 is stored as inf
-            for name, array in self.arrays.items():
-                array[..., lo:hi] = result.outputs[name]
+        for name, array in self.arrays.items():
+            array[..., lo:hi] = result.outputs[name]
         for key, values in self.params.items():
             values[lo:hi] = result.params[key]
         self.claims[:, lo:hi] = result.claims
@@ -165,20 +166,23 @@ class MemoryCollector:
 
 def per_sample_extras(scenario: Scenario, params: dict, claims: np.ndarray) -> dict:
     """Data variables for the sampled parameters and the claims' simulated values."""
-    out = {}
-    for key, values in params.items():
-        spec, prior = key_spec(key), scenario.priors[key]
-        out[param_name(key)] = (
-            (SAMPLE,), values,
-            {**attrs(spec.unit.replace("/recruit", "/person"), f"sampled {key}",
-                     spec.description),
-             "config_key": key, "prior": prior.describe(), "source": prior.source},
-        )
-    out["claim_value"] = (
-        (CLAIM, SAMPLE), claims,
-        attrs("various", "simulated value of each claim",
-              "The claimed quantity in each sample, in the claim's unit (claim_unit)."))
+    out = {param_name(key): ((SAMPLE,), values, param_attrs(scenario, key))
+           for key, values in params.items()}
+    out["claim_value"] = ((CLAIM, SAMPLE), claims, CLAIM_VALUE_ATTRS)
     return out
+
+
+CLAIM_VALUE_ATTRS = attrs("various", "simulated value of each claim",
+                          "The claimed quantity in each sample, in the claim's unit "
+                          "(claim_unit).")
+
+
+def param_attrs(scenario: Scenario, key: str) -> dict:
+    """Attrs of a sampled parameter: unit, names, the prior and its source."""
+    spec, prior = key_spec(key), scenario.priors[key]
+    return {**attrs(spec.unit.replace("/recruit", "/person"), f"sampled {key}",
+                    spec.description),
+            "config_key": key, "prior": prior.describe(), "source": prior.source}
 
 
 def sample_coordinate(lo: int, hi: int) -> tuple:

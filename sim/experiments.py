@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,14 +35,29 @@ import xarray as xr
 from scipy.stats import qmc
 
 from . import io
-from .collect import param_name
+from .chunks import default_chunk_samples
+from .collect import (
+    CLAIM,
+    CLAIM_VALUE_ATTRS,
+    DIMS,
+    STORAGE_DTYPE,
+    MemoryCollector,
+    coordinates,
+    kept_names,
+    param_attrs,
+    param_name,
+    provenance,
+    shape,
+)
 from .config import Scenario, load_scenario
 from .distributions import Prior, PriorError, prior_from_value
 from .errors import ConfigError
-from .sampling import root_seed
+from .sampling import root_seed, uncertain_keys
 from .schema import SCHEMA
-from .simulate import Progress, simulate
+from .simulate import Progress, fill, simulate, timing_attrs
 from .summary import claims_table, human
+from .units import SAMPLE
+from .variables import VARIABLES
 
 SCENARIO = "scenario"
 SWEEP_KEYS = ("base", "configs", "combine", "n_scenarios", "run", "factors")
@@ -207,6 +223,8 @@ def run_experiments(experiments: list[Experiment], *, keep: str = "full",
         dim with one coordinate per factor and ``scenario_label``.
     """
     total = sum(e.scenario.samples for e in experiments)
+    if _homogeneous(experiments):
+        return _run_stacked(experiments, keep, scheduler, workers, progress, total)
     done = 0
     datasets = []
     for experiment in experiments:
@@ -221,6 +239,89 @@ def run_experiments(experiments: list[Experiment], *, keep: str = "full",
     return _stack(experiments, datasets)
 
 
+def _homogeneous(experiments: list[Experiment]) -> bool:
+    """Same time grid, samples, loss mode and claims: results can share arrays."""
+    first = experiments[0].scenario
+
+    def shape_of(s: Scenario):
+        return (s.samples, s.loss_mode, tuple(c.label for c in s.claims))
+
+    return all(np.array_equal(e.scenario.grid.bounds, first.grid.bounds)
+               and shape_of(e.scenario) == shape_of(first) for e in experiments)
+
+
+def _run_stacked(experiments: list[Experiment], keep: str, scheduler: str,
+                 workers: int | None, progress: Progress | None, total: int) -> xr.Dataset:
+    """Run scenarios straight into arrays with a leading ``scenario`` axis (no copies)."""
+    first = experiments[0].scenario
+    grid, n, count = first.grid, first.samples, len(experiments)
+    k, y = grid.n_steps, len(grid.calendar_years())
+    arrays = {name: np.empty((count, *shape(VARIABLES[name].layout, k, y, n)), STORAGE_DTYPE)
+              for name in kept_names(keep)}
+    keys = list(dict.fromkeys(key for e in experiments
+                              for key in uncertain_keys(e.scenario.priors)))
+    params = {key: np.full((count, n), np.nan) for key in keys}
+    claims = np.empty((count, len(first.claims), n))
+    statistics, seconds = [], 0.0
+    for s, experiment in enumerate(experiments):
+        scenario = experiment.scenario
+        own = uncertain_keys(scenario.priors)
+        for key in keys:
+            if key not in own and key in scenario.priors:  # fixed by a factor here
+                params[key][s] = scenario.priors[key].params["value"]
+        collector = MemoryCollector(scenario, keep, {name: a[s] for name, a in arrays.items()},
+                                    {key: params[key][s] for key in own}, claims[s])
+
+        def step(samples, _total, offset=s * n):  # progress over the whole sweep
+            if progress is not None:
+                progress(offset + samples, total)
+
+        started = time.perf_counter()
+        fill(collector, root_seed(scenario.seed), default_chunk_samples(k), scheduler, workers,
+             step)
+        seconds += time.perf_counter() - started
+        statistics.append(collector.statistics.data_vars())
+
+    data_vars = {}
+    for name, array in arrays.items():
+        values = np.moveaxis(array, -1, 1) if array.ndim == 3 else array
+        data_vars[name] = ((SCENARIO, *DIMS[VARIABLES[name].layout]), values,
+                           VARIABLES[name].attrs)
+    for key, values in params.items():
+        owner = next(e.scenario for e in experiments if key in uncertain_keys(e.scenario.priors))
+        data_vars[param_name(key)] = ((SCENARIO, SAMPLE), values, param_attrs(owner, key))
+    data_vars["claim_value"] = ((SCENARIO, CLAIM, SAMPLE), claims, CLAIM_VALUE_ATTRS)
+    for name, (dims, _, var_attrs) in (statistics[0] if statistics else {}).items():
+        data_vars[name] = ((SCENARIO, *dims), np.stack([st[name][1] for st in statistics]),
+                           var_attrs)
+    data_vars["scenario_config"] = ((SCENARIO,), [_config_json(e) for e in experiments])
+    ds = xr.Dataset(data_vars, coordinates(first),
+                    {**provenance(first, root_seed(first.seed), keep),
+                     **timing_attrs(total, seconds, scheduler)})
+    return _label_scenarios(ds, experiments)
+
+
+def _config_json(experiment: Experiment) -> str:
+    return json.dumps({"label": experiment.label,
+                       "config": experiment.scenario.resolved_json()})
+
+
+def _label_scenarios(ds: xr.Dataset, experiments: list[Experiment]) -> xr.Dataset:
+    """Scenario coordinates (one per factor, and the label) and sweep-level attrs."""
+    coords = {SCENARIO: np.arange(len(experiments)),
+              "scenario_label": (SCENARIO, [e.label for e in experiments])}
+    for key in dict.fromkeys(k for e in experiments for k in e.factors):
+        values = [e.factors.get(key) for e in experiments]
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        coords[key] = (SCENARIO, np.array(values, dtype=float) if numeric else
+                       [v if isinstance(v, str) else json.dumps(v) for v in values])
+    ds = ds.assign_coords(coords)
+    ds.attrs.update(title="fiscal-strain-sim sweep", scenarios=len(experiments))
+    for name in ("config_resolved", "config_path", "config_files"):
+        ds.attrs.pop(name, None)
+    return ds
+
+
 def _stack(experiments: list[Experiment], datasets: list[xr.Dataset]) -> xr.Dataset:
     params = {name for ds in datasets for name in ds.data_vars if name.startswith("param_")}
     filled = []
@@ -232,27 +333,14 @@ def _stack(experiments: list[Experiment], datasets: list[xr.Dataset]) -> xr.Data
                 missing[name] = ("sample", np.full(ds.sizes["sample"], prior.params["value"]),
                                  {"config_key": key, "prior": prior.describe(),
                                   "description": "Fixed in this scenario."})
-        config = json.dumps({"label": experiment.label,
-                             "config": experiment.scenario.resolved_json()})
-        filled.append(ds.assign(missing).assign(scenario_config=((), config)).drop_attrs())
+        filled.append(ds.assign(missing).assign(
+            scenario_config=((), _config_json(experiment))).drop_attrs())
     stacked = xr.concat(filled, dim=SCENARIO, join="outer", fill_value=np.nan,
                         coords="minimal", compat="override")
-    coords = {"scenario_label": (SCENARIO, [e.label for e in experiments])}
-    for key in dict.fromkeys(k for e in experiments for k in e.factors):
-        values = [e.factors.get(key) for e in experiments]
-        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-        coords[key] = (SCENARIO, np.array(values, dtype=float) if numeric else
-                       [v if isinstance(v, str) else json.dumps(v) for v in values])
-    stacked = stacked.assign_coords(coords)
-    stacked[SCENARIO] = np.arange(len(experiments))
     claims = {c["label"]: c for d in datasets for c in json.loads(d.attrs["claims"])}
-    stacked.attrs = {**datasets[0].attrs, "title": "fiscal-strain-sim sweep",
-                     "claims": json.dumps(list(claims.values())),
-                     "scenarios": len(experiments),
+    stacked.attrs = {**datasets[0].attrs, "claims": json.dumps(list(claims.values())),
                      "wall_seconds": round(sum(d.attrs["wall_seconds"] for d in datasets), 3)}
-    for name in ("config_resolved", "config_path", "config_files"):
-        stacked.attrs.pop(name, None)
-    return stacked
+    return _label_scenarios(stacked, experiments)
 
 
 # ---------------------------------------------------------------- comparison table

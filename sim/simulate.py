@@ -151,13 +151,22 @@ def simulate(scenario: Scenario, samples: int | None = None,
 
     started = time.perf_counter()
     collector = MemoryCollector(scenario, keep)
-    for result in map_ordered(compute_chunk, iter_tasks(scenario, root, chunk), scheduler,
-                              workers):
+    fill(collector, root, chunk, scheduler, workers, progress)
+    seconds = time.perf_counter() - started
+    return collector.dataset(root, timing_attrs(scenario.samples, seconds, scheduler))
+
+
+def fill(collector: MemoryCollector, root: np.random.SeedSequence, chunk_samples: int,
+         scheduler: str = "sync", workers: int | None = None,
+         progress: Progress | None = None) -> None:
+    """Run every chunk of the collector's scenario into it, in order."""
+    scenario = collector.scenario
+    tasks = iter_tasks(scenario, root, chunk_samples)
+    for result in map_ordered(compute_chunk, tasks, scheduler, workers):
         collector.add(result)
         if progress is not None:
             progress(result.rows[1], scenario.samples)
-    seconds = time.perf_counter() - started
-    return collector.dataset(root, timing_attrs(scenario.samples, seconds, scheduler))
+        del result  # free this chunk before the next one is computed
 
 
 def timing_attrs(samples: int, seconds: float, scheduler: str) -> dict:

@@ -138,3 +138,17 @@ def test_sweep_with_missing_base(tmp_path, capsys):
     path.write_text('base = "nowhere.toml"\n[factors]\n"fx.drift" = [0.0]\n')
     status, _, err = run_cli("sweep", path, capsys=capsys)
     assert status == 2 and "base" in err and "does not exist" in err
+
+
+def test_compare_configs_with_different_horizons(tmp_path):
+    short = tmp_path / "short.toml"
+    short.write_text(f'extends = "{BASE}"\n[time]\nmonths = 12\n[run]\nsamples = 200\n')
+    experiments = sim.experiments.compare_experiments([BASE, str(short)], ["run.samples=200"])
+    ds = run_experiments(experiments)
+    assert ds.sizes["time"] == 24 and ds.sizes["scenario"] == 2
+    # The shorter scenario has no values beyond its horizon.
+    assert np.isnan(ds.recruits_persons.sel(scenario=1).isel(time=-1)).all()
+    assert np.isfinite(ds.recruits_persons.sel(scenario=1).isel(time=0)).all()
+    alone = sim.simulate(experiments[1].scenario)
+    np.testing.assert_array_equal(ds.force_change_persons.sel(scenario=1),
+                                  alone.force_change_persons)
