@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import io
+from . import __version__, io
 from .backends import map_ordered
 from .chunks import (
+    STORAGE_DTYPE,
     ChunkResult,
     chunk_samples_for_memory,
     compute_chunk,
@@ -63,9 +64,7 @@ def partial_path(out: str | Path) -> Path:
 def fingerprint(scenario: Scenario, keep: str) -> str:
     """Hash of everything that determines the numbers: a resumed run must match it."""
     text = json.dumps([scenario.resolved_json(), scenario.samples, scenario.seed,
-                       scenario.design, keep, SEED_BLOCK_SAMPLES,
-                       provenance(scenario, root_seed(scenario.seed), keep)
-                       ["fiscal_strain_sim_version"]])
+                       scenario.design, keep, SEED_BLOCK_SAMPLES, __version__])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -110,36 +109,24 @@ def run_to_file(scenario: Scenario, out: str | Path, *, keep: str = "full",
     if out.suffix not in OUTPUT_SUFFIXES:
         raise UserError(f"{out}: output must end in .nc (netCDF) or .zarr (Zarr store)")
     io.check_writable(out, allow_directory=out.suffix == ".zarr")
-    k = scenario.grid.n_steps
     in_flight = 1 if scheduler == "sync" else 2 * (workers or 2)
-    if chunk_samples is None:
-        # Each append to the store costs milliseconds per variable, so summary runs,
-        # which keep little per sample, take larger chunks.
-        preferred = (max(default_chunk_samples(k), SUMMARY_CHUNK_SAMPLES) if keep == "summary"
-                     else default_chunk_samples(k))
-        chunk_samples = (preferred if max_memory is None else min(
-            preferred, chunk_samples_for_memory(k, max_memory // (2 * in_flight))))
-    limit = io.available_memory_bytes() if max_memory is None else max_memory
-    need = statistics_bytes(scenario, keep) + working_bytes(scenario, chunk_samples, in_flight)
-    if need > limit:
-        raise ResourceError(f"{scenario.path}: a streaming run needs {need / 2**30:.2f} GiB "
-                            f"(statistics and {in_flight} chunk(s) of {chunk_samples} samples) "
-                            f"but {limit / 2**30:.2f} GiB is allowed")
-
+    chunk_samples = chunk_samples or _chunk_samples(scenario, keep, max_memory, in_flight)
+    _check_memory(scenario, keep, chunk_samples, in_flight, max_memory)
     _check_disk(scenario, keep, out)
     root = root_seed(scenario.seed)
     store = partial_path(out)
-    statistics = StepStatistics(streamed_names(keep), k)
-    print_ = fingerprint(scenario, keep)
-    first_block = _prepare(store, resume, print_, statistics)
+    statistics = StepStatistics(streamed_names(keep), scenario.grid.n_steps)
+    settings_hash = fingerprint(scenario, keep)
+    first_block = _prepare(store, resume, settings_hash, statistics)
     started = time.perf_counter()
-    tasks = iter_tasks(scenario, root, chunk_samples, first_block)
+    tasks = iter_tasks(scenario, root, chunk_samples, first_block,
+                       streamed=tuple(statistics.names), cast=scheduler != "sync")
     appender = io.StoreAppender(store) if first_block else None
     for result in map_ordered(compute_chunk, tasks, scheduler, workers):
         appender = _append(store, appender, scenario, root, keep, result)
         statistics.add(result)
         blocks_done = -(-result.rows[1] // SEED_BLOCK_SAMPLES)
-        io.write_checkpoint(store, {"fingerprint": np.array(print_),
+        io.write_checkpoint(store, {"fingerprint": np.array(settings_hash),
                                     "blocks_done": np.array(blocks_done),
                                     **statistics.state()})
         if progress is not None:
@@ -154,6 +141,29 @@ def run_to_file(scenario: Scenario, out: str | Path, *, keep: str = "full",
     return io.publish_store(store, out)
 
 
+def _chunk_samples(scenario: Scenario, keep: str, max_memory: int | None,
+                   in_flight: int) -> int:
+    k = scenario.grid.n_steps
+    # Each append to the store costs milliseconds per variable, so summary runs,
+    # which keep little per sample, take larger chunks.
+    preferred = (max(default_chunk_samples(k), SUMMARY_CHUNK_SAMPLES) if keep == "summary"
+                 else default_chunk_samples(k))
+    if max_memory is None:
+        return preferred
+    return min(preferred, chunk_samples_for_memory(k, max_memory // (2 * in_flight)))
+
+
+def _check_memory(scenario: Scenario, keep: str, chunk_samples: int, in_flight: int,
+                  max_memory: int | None) -> None:
+    """Refuse a run whose statistics and chunks in flight would exceed the memory bound."""
+    limit = io.available_memory_bytes() if max_memory is None else max_memory
+    need = statistics_bytes(scenario, keep) + working_bytes(scenario, chunk_samples, in_flight)
+    if need > limit:
+        raise ResourceError(f"{scenario.path}: a streaming run needs {need / 2**30:.2f} GiB "
+                            f"(statistics and {in_flight} chunk(s) of {chunk_samples} samples) "
+                            f"but {limit / 2**30:.2f} GiB is allowed")
+
+
 def _check_disk(scenario: Scenario, keep: str, out: Path) -> None:
     """Refuse a run whose uncompressed output would not fit on the output's disk."""
     free = io.free_disk_bytes(out.parent)
@@ -166,7 +176,8 @@ def _check_disk(scenario: Scenario, keep: str, out: Path) -> None:
             f"at most {fit} samples fit (or use --keep summary)")
 
 
-def _prepare(store: Path, resume: bool, print_: str, statistics: StepStatistics) -> int:
+def _prepare(store: Path, resume: bool, settings_hash: str,
+             statistics: StepStatistics) -> int:
     """Start afresh, or restore a partial run; return the first seed block to compute."""
     if not resume:
         io.remove_partial(store)
@@ -174,7 +185,7 @@ def _prepare(store: Path, resume: bool, print_: str, statistics: StepStatistics)
     checkpoint = io.read_checkpoint(store)
     if checkpoint is None:
         raise UserError(f"--resume: no partial run to resume at {store}")
-    if str(checkpoint["fingerprint"]) != print_:
+    if str(checkpoint["fingerprint"]) != settings_hash:
         raise UserError(f"--resume: the partial run at {store} was made with other settings "
                         "(config, samples, seed, design or --keep); rerun without --resume")
     statistics.restore(checkpoint)
@@ -187,8 +198,10 @@ def _append(store: Path, appender: io.StoreAppender | None, scenario: Scenario, 
             keep: str, result: ChunkResult) -> io.StoreAppender:
     """Write one chunk's per-sample variables; the first chunk also creates the store."""
     lo, hi = result.rows
-    data_vars = {name: (DIMS[VARIABLES[name].layout], result.outputs[name].T,
-                        VARIABLES[name].attrs) for name in kept_names(keep)}
+    with np.errstate(over="ignore"):  # beyond float32's 3.4e38 is stored as inf
+        data_vars = {name: (DIMS[VARIABLES[name].layout],
+                            result.outputs[name].T.astype(STORAGE_DTYPE, copy=False),
+                            VARIABLES[name].attrs) for name in kept_names(keep)}
     data_vars.update(per_sample_extras(scenario, result.params, result.claims))
     if appender is None:
         coords = {**coordinates(scenario, with_samples=False), SAMPLE: sample_coordinate(lo, hi)}

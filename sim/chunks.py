@@ -8,7 +8,7 @@ any worker, and the assembled results are bit-identical.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from .sampling import (
     parameters_from_unit,
     uncertain_keys,
 )
+from .streaming import Moments, QuantileSketch
 
 STORAGE_DTYPE = np.float32
 """Outputs are stored in float32 (about 7 significant digits); computed in float64."""
@@ -52,6 +53,13 @@ class ChunkTask:
     unit : ndarray or None
         The chunk's rows of a whole-run design (LHS, Sobol); None for random.
     copula_factor : ndarray or None
+    streamed : tuple of str
+        Per-step variables to reduce to statistics in the worker (summary mode):
+        their arrays are not sent back.
+    cast : bool
+        Round the outputs to float32 in the worker (parallel schedulers: half the bytes
+        to send back). In process, the collector rounds them as it stores them, which
+        saves a pass; the values are the same.
     """
 
     scenario: Scenario
@@ -60,6 +68,8 @@ class ChunkTask:
     samples: int
     unit: np.ndarray | None
     copula_factor: np.ndarray | None
+    streamed: tuple[str, ...] = ()
+    cast: bool = False
 
     @property
     def rows(self) -> tuple[int, int]:
@@ -87,10 +97,13 @@ class ChunkResult:
     params : dict of str to ndarray, each (n,)
         Uncertain priors' sampled values.
     outputs : dict of str to ndarray
-        Every output variable, time-major, rounded to float32 (computed in float64,
-        see `sim.metrics.derive`).
+        Every kept output variable, time-major float64 (see `sim.metrics.derive`),
+        or already rounded to float32 when the task says `cast`.
     claims : ndarray, shape (C, n)
         Each claim's simulated value.
+    statistics : dict
+        For each streamed variable: (flat sketch columns, their counts, and the
+        moments of each seed block in order); see `sim.collect.StepStatistics`.
     """
 
     rows: tuple[int, int]
@@ -98,6 +111,7 @@ class ChunkResult:
     params: dict[str, np.ndarray]
     outputs: dict[str, np.ndarray]
     claims: np.ndarray
+    statistics: dict = field(default_factory=dict)
 
 
 def compute_chunk(task: ChunkTask) -> ChunkResult:
@@ -115,12 +129,29 @@ def compute_chunk(task: ChunkTask) -> ChunkResult:
                      grid.year_weights())
     weighted = [claim_weights(grid, claim) for claim in scenario.claims]
     claims = claim_values(outputs, weighted)
-    # Cast to the storage type here, in the worker: half the bytes to send back, and
-    # every scheduler sees the same float32 values.
-    with np.errstate(over="ignore"):  # beyond float32's 3.4e38 is stored as inf
-        stored = {name: values.astype(STORAGE_DTYPE) for name, values in outputs.items()}
+    statistics = {name: chunk_statistics(outputs.pop(name), task.block_rows())
+                  for name in task.streamed}
+    if task.cast:
+        with np.errstate(over="ignore"):  # beyond float32's 3.4e38 is stored as inf
+            outputs = {name: values.astype(STORAGE_DTYPE) for name, values in outputs.items()}
     return ChunkResult(task.rows, task.block_rows(),
-                       {k: p[k] for k in uncertain_keys(scenario.priors)}, stored, claims)
+                       {k: p[k] for k in uncertain_keys(scenario.priors)}, outputs, claims,
+                       statistics)
+
+
+def chunk_statistics(values: np.ndarray, block_rows: list[tuple[int, int]]) -> tuple:
+    """A chunk's sketch counts (sparse) and per-block moments of one (T, n) variable.
+
+    The statistics see the values rounded to float32, as they are stored in full
+    mode, so summaries agree with full runs whichever scheduler computes them.
+    """
+    sketch = QuantileSketch(values.shape[0])
+    with np.errstate(over="ignore"):
+        values = values.astype(STORAGE_DTYPE).astype(np.float64)
+    sketch.update(values)
+    flat = sketch.counts.reshape(-1)
+    columns = np.flatnonzero(flat)
+    return columns, flat[columns], [Moments.of(values[:, lo:hi]) for lo, hi in block_rows]
 
 
 def default_chunk_samples(n_steps: int) -> int:
@@ -136,7 +167,8 @@ def chunk_samples_for_memory(n_steps: int, max_bytes: int) -> int:
 
 
 def iter_tasks(scenario: Scenario, root: np.random.SeedSequence, chunk_samples: int,
-               first_block: int = 0) -> Iterator[ChunkTask]:
+               first_block: int = 0, streamed: tuple[str, ...] = (),
+               cast: bool = False) -> Iterator[ChunkTask]:
     """The run's chunks in order, from seed block `first_block` on."""
     n = scenario.samples
     blocks_per_chunk = -(-chunk_samples // SEED_BLOCK_SAMPLES)
@@ -147,4 +179,4 @@ def iter_tasks(scenario: Scenario, root: np.random.SeedSequence, chunk_samples: 
         blocks = range(first, min(first + blocks_per_chunk, n_blocks))
         lo, hi = first * SEED_BLOCK_SAMPLES, min(n, blocks.stop * SEED_BLOCK_SAMPLES)
         yield ChunkTask(scenario, root, blocks, n,
-                        None if points is None else points[lo:hi], factor)
+                        None if points is None else points[lo:hi], factor, streamed, cast)

@@ -68,12 +68,13 @@ class StepStatistics:
         self.moments = {n: Moments.empty(_length(n, n_steps)) for n in names}
 
     def add(self, result: ChunkResult) -> None:
-        """Fold in a chunk; moments merge seed block by seed block, in order."""
+        """Fold in a chunk's statistics (`sim.chunks.chunk_statistics`, computed by the
+        worker); moments merge seed block by seed block, in order."""
         for name in self.names:
-            values = result.outputs[name].astype(np.float64)
-            self.sketches[name].update(values)
-            for lo, hi in result.block_rows:
-                self.moments[name].merge(Moments.of(values[:, lo:hi]))
+            columns, counts, block_moments = result.statistics[name]
+            self.sketches[name].counts.reshape(-1)[columns] += counts
+            for moments in block_moments:
+                self.moments[name].merge(moments)
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays that restore the statistics (for checkpoints), sketches stored sparsely."""
@@ -147,8 +148,9 @@ class MemoryCollector:
     def add(self, result: ChunkResult) -> None:
         """Store one chunk."""
         lo, hi = result.rows
-        for name, array in self.arrays.items():
-            array[..., lo:hi] = result.outputs[name]
+        with np.errstate(over="ignore"):  # beyond float32's 3.4e38 is stored as inf
+            for name, array in self.arrays.items():
+                array[..., lo:hi] = result.outputs[name]
         for key, values in self.params.items():
             values[lo:hi] = result.params[key]
         self.claims[:, lo:hi] = result.claims

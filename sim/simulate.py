@@ -161,7 +161,8 @@ def fill(collector: MemoryCollector, root: np.random.SeedSequence, chunk_samples
          progress: Progress | None = None) -> None:
     """Run every chunk of the collector's scenario into it, in order."""
     scenario = collector.scenario
-    tasks = iter_tasks(scenario, root, chunk_samples)
+    tasks = iter_tasks(scenario, root, chunk_samples,
+                       streamed=tuple(collector.statistics.names), cast=scheduler != "sync")
     for result in map_ordered(compute_chunk, tasks, scheduler, workers):
         collector.add(result)
         if progress is not None:
