@@ -4,7 +4,10 @@
    ``fiscal-sim sweep`` against 9 separate ``fiscal-sim run`` processes.
 2. ``--keep summary`` at 10^7 samples streamed to a Zarr store: wall time,
    throughput and peak memory (target: under 2 GB).
-3. The ``processes`` scheduler with 2 workers against ``sync`` at 10^6 samples.
+3. The ``threads`` and ``processes`` schedulers with 2 workers against ``sync`` at 10^6
+   samples, keeping
+   everything (the workers send every array back) and keeping a summary (the workers
+   send statistics back).
 
 Every command runs in its own process; peak memory is that process's maximum RSS.
 
@@ -73,15 +76,16 @@ def main() -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
     template = ("import time, sim; s = sim.load_scenario(r'{config}'); "
-                "t = time.perf_counter(); sim.simulate(s, samples={n}, seed=1, "
+                "t = time.perf_counter(); sim.simulate(s, samples={n}, seed=1, keep='{keep}', "
                 "scheduler='{scheduler}', workers=2); print(time.perf_counter() - t)")
-    sync = python_seconds(template.format(config=BASELINE, n=parallel_samples,
-                                          scheduler="sync"))
-    processes = python_seconds(template.format(config=BASELINE, n=parallel_samples,
-                                               scheduler="processes"))
-    print(f"{parallel_samples} samples in memory: sync {sync:.2f} s, processes (2 workers, "
-          f"LocalCluster start included) {processes:.2f} s, speed-up {sync / processes:.2f}",
-          flush=True)
+    for keep in ("full", "summary"):
+        sync, threads, processes = (python_seconds(template.format(
+            config=BASELINE, n=parallel_samples, keep=keep, scheduler=scheduler))
+            for scheduler in ("sync", "threads", "processes"))
+        print(f"{parallel_samples} samples in memory, --keep {keep}: sync {sync:.2f} s; "
+              f"threads (2) {threads:.2f} s, speed-up {sync / threads:.2f}; processes "
+              f"(2 workers, LocalCluster start included) {processes:.2f} s, speed-up "
+              f"{sync / processes:.2f}", flush=True)
 
 
 if __name__ == "__main__":
