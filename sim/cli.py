@@ -140,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_experiment_options(compare)
     compare.set_defaults(handler=_compare)
 
+    report = commands.add_parser("report", help="figures, summary.csv and a self-contained "
+                                 "index.html for a results file")
+    report.add_argument("results", help="results from run, sweep, compare or sensitivity")
+    report.add_argument("--out", help="report directory (default: RESULTS_report)")
+    report.set_defaults(handler=_report)
+
     validate = commands.add_parser("validate", help="check a scenario config without running")
     validate.add_argument("config", help="scenario TOML file")
     validate.add_argument("--set", dest="overrides", action="append", default=[],
@@ -243,6 +249,13 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     return _run_experiments(compare_experiments(args.configs), args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import write_report  # matplotlib only when a report is asked for
+
+    print(f"wrote {write_report(args.results, args.out)}")
+    return 0
 
 
 def _validate(args: argparse.Namespace) -> int:

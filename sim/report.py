@@ -1,0 +1,231 @@
+"""A shareable report: figures (PNG and SVG), ``summary.csv`` and one self-contained
+``index.html`` (figures embedded) with the summary, claims, assumptions and provenance.
+
+Works on run results, sweep results (a ``scenario`` dim) and sensitivity results.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+
+from . import io, plots
+from .distributions import PriorError, prior_from_value
+from .errors import OutputError
+from .experiments import comparison_table
+from .schema import SCHEMA
+from .summary import claims_table, outcome_table, probability_table
+
+Figure = tuple[str, str, Callable]
+"""(file stem, caption, function of the Dataset returning Axes)."""
+
+
+def kind_of(ds: xr.Dataset) -> str:
+    """``"sensitivity"``, ``"sweep"`` or ``"run"``."""
+    if ds.attrs.get("analysis") == "sensitivity":
+        return "sensitivity"
+    return "sweep" if "scenario" in ds.dims else "run"
+
+
+def figures_for(ds: xr.Dataset) -> list[Figure]:
+    """The figures a report shows for this kind of results."""
+    kind = kind_of(ds)
+    if kind == "sensitivity":
+        figures = []
+        if "total_order" in ds:
+            figures.append(("sobol", "First-order and total Sobol indices (bootstrap "
+                            "intervals), at the last time analysed.", plots.sobol_chart))
+        figures.append(("tornado", "One prior at a time at its 5th and 95th percentile.",
+                        plots.tornado_chart))
+        if any(d in ds.dims for d in ("time", "time_bound", "year")) and any(
+                ds.sizes.get(d, 0) > 1 for d in ("time", "time_bound", "year")):
+            figures.append(("indices_over_time", "How the main drivers change over the "
+                            "horizon.", plots.indices_over_time))
+        return figures
+    if kind == "sweep":
+        return [(f"compare_{name}", f"{ds[name].attrs.get('long_name', name)} by scenario: "
+                 "median, 50% and 90% intervals.",
+                 lambda d, n=name: plots.scenario_comparison(d, n))
+                for name in ("bonus_spend_usd_per_day_mean", "bonus_share_of_defense_horizon",
+                             "force_change_persons")]
+    return [
+        ("fan_bonus_usd_per_day", "Daily signing-bonus spend in USD: 5-95% and 25-75% "
+         "bands, median, five sample paths, and the claims about it.",
+         lambda d: plots.fan_chart(d, "bonus_spend_usd_per_day")),
+        ("fan_force", "Deployed force, with the claims about it.",
+         lambda d: plots.fan_chart(d, "force_persons")),
+        ("distribution_bonus_usd_per_day", "Mean daily bonus spend over the horizon: "
+         "histogram, ECDF, median and 90% interval.",
+         lambda d: plots.distribution(d, "bonus_spend_usd_per_day_mean")),
+        ("distribution_bonus_share_of_defense", "Bonus bill as a share of the defence "
+         "budget over the horizon.",
+         lambda d: plots.distribution(d, "bonus_share_of_defense_horizon")),
+        ("manpower_balance", "Recruits against irrecoverable losses, with the 90% band of "
+         "the net change of the force.", plots.manpower_balance),
+        ("claims", "Each claim against its simulated 90% interval.", plots.claims_chart),
+    ]
+
+
+def summary_frames(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
+    """The report's tables: summary (also written as summary.csv), and claims if any."""
+    kind = kind_of(ds)
+    if kind == "sensitivity":
+        columns = [c for c in ("first_order", "total_order", "spearman", "prcc",
+                               "tornado_low", "tornado_high") if c in ds]
+        extra = [d for d in ds["spearman"].dims if d != "parameter"]
+        view = ds.isel({extra[0]: -1}) if extra else ds
+        frame = view[columns].to_dataframe()[columns].reset_index()
+        return {"summary": frame.sort_values(columns[1] if "total_order" in ds else "prcc",
+                                             ascending=False, key=abs)}
+    if kind == "sweep":
+        return {"summary": comparison_table(ds)}
+    return {"summary": outcome_table(ds), "probabilities": probability_table(ds),
+            "claims": claims_table(ds)}
+
+
+def assumptions(ds: xr.Dataset) -> pd.DataFrame:
+    """Every prior of the (first) scenario: its distribution and cited source."""
+    if "scenario_config" in ds:
+        config = json.loads(json.loads(str(ds.scenario_config.values.ravel()[0]))["config"])
+    else:
+        config = json.loads(ds.attrs.get("config_resolved", "{}"))
+    rows = []
+    for section, keys in SCHEMA.items():
+        for name, key in keys.items():
+            value = config.get(section, {}).get(name)
+            if not key.is_prior or value is None:
+                continue
+            try:
+                prior = prior_from_value(value)
+            except PriorError:
+                continue
+            rows.append({"parameter": f"{section}.{name}", "unit": key.unit,
+                         "distribution": prior.describe(),
+                         "5%": prior.quantile(0.05), "median": prior.quantile(0.5),
+                         "95%": prior.quantile(0.95), "source": prior.source})
+    return pd.DataFrame(rows)
+
+
+def write_report(results: str | Path, out: str | Path | None = None) -> Path:
+    """Write the report of a results file into directory `out`.
+
+    Parameters
+    ----------
+    results : str or Path
+        A results file (netCDF or Zarr) from ``run``, ``sweep``/``compare`` or
+        ``sensitivity``.
+    out : str or Path, optional
+        Report directory; default ``RESULTS_report`` beside the results. Written to a
+        temporary directory first and renamed, so a failed report leaves nothing.
+
+    Returns
+    -------
+    Path
+        The report's ``index.html``.
+
+    Raises
+    ------
+    UserError
+        If the results file is missing, truncated or not ours, or `out` cannot be written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = Path(results)
+    ds = io.read_results(results)
+    target = Path(out) if out else results.with_name(results.stem + "_report")
+    if not target.parent.is_dir():
+        raise OutputError(f"{target}: directory {target.parent} does not exist")
+    temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        embedded = []
+        for stem, caption, draw in figures_for(ds):
+            ax = draw(ds)
+            for suffix in (".png", ".svg"):
+                ax.figure.savefig(temp / f"{stem}{suffix}", dpi=110)
+            plt.close(ax.figure)
+            embedded.append((stem, caption, (temp / f"{stem}.png").read_bytes()))
+        frames = summary_frames(ds)
+        frames["summary"].to_csv(temp / "summary.csv", index=False)
+        page = _html(ds, results, frames, assumptions(ds), embedded)
+        (temp / "index.html").write_text(page, encoding="utf-8")
+        os.chmod(temp, 0o755)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(temp, target)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return target / "index.html"
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
+th { background: #f0f0f0; } td:first-child, th:first-child { text-align: left; }
+figure { margin: 2em 0; } figure img { max-width: 100%; }
+figcaption { color: #555; } code { background: #f4f4f4; padding: 0 0.2em; }
+"""
+
+_CHECK = """
+window.addEventListener("load", function () {
+  var images = Array.prototype.slice.call(document.images);
+  var loaded = images.filter(function (i) { return i.complete && i.naturalWidth > 0; });
+  document.body.setAttribute("data-images-loaded", loaded.length + "/" + images.length);
+});
+"""
+
+
+def _table(frame: pd.DataFrame, table_id: str) -> str:
+    return frame.to_html(index=False, table_id=table_id, float_format=lambda x: f"{x:.4g}",
+                         border=0, na_rep="")
+
+
+def _html(ds: xr.Dataset, results: Path, frames: dict, priors: pd.DataFrame,
+          figures: list) -> str:
+    kind = kind_of(ds)
+    title = {"run": "Simulation", "sweep": "Scenario comparison",
+             "sensitivity": "Sensitivity analysis"}[kind]
+    parts = [f"<h1>{title}: {html.escape(results.name)}</h1>",
+             f"<p>fiscal-strain-sim {html.escape(str(ds.attrs.get('fiscal_strain_sim_version')))}"
+             " &middot; figures are also saved as PNG and SVG beside this page.</p>",
+             "<h2>Summary</h2>", _table(frames["summary"], "summary")]
+    if "probabilities" in frames:
+        parts += ["<h2>Key probabilities</h2>", _table(frames["probabilities"],
+                                                       "probabilities")]
+    if "claims" in frames:
+        parts += ["<h2>Claims</h2>", "<p>Each published figure against the simulated "
+                  "distribution of the same quantity: its percentile and whether it lies in "
+                  "the central 90% band.</p>", _table(frames["claims"], "claims")]
+    for stem, caption, png in figures:
+        data = base64.b64encode(png).decode()
+        parts.append(f'<figure id="{stem}"><img alt="{html.escape(caption)}" '
+                     f'src="data:image/png;base64,{data}"><figcaption>'
+                     f"{html.escape(caption)}</figcaption></figure>")
+    parts += ["<h2>Assumptions</h2>", "<p>Every prior, its distribution, its 5th, 50th "
+              "and 95th percentiles and the source it cites.</p>",
+              _table(priors, "assumptions"), "<h2>Provenance</h2>",
+              _table(pd.DataFrame([{"attribute": k, "value": _short(v)}
+                                   for k, v in ds.attrs.items()
+                                   if k not in ("config_resolved", "claims")]),
+                     "provenance")]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
+            f"<script>{_CHECK}</script></head><body>{''.join(parts)}</body></html>\n")
+
+
+def _short(value) -> str:
+    text = str(value)
+    return text if len(text) <= 200 else text[:200] + "..."
