@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine (Python >= 3.11 and make):
-#   make demo   create .venv, install, run the baseline scenario and print its summary
+#   make demo   create .venv, install, run the baseline scenario, print its summary and
+#               write its report (results/baseline_report/index.html)
 #   make test   create .venv, install, run ruff and the test suite
 PYTHON ?= python3
 VENV := .venv
@@ -19,6 +20,7 @@ venv: $(STAMP)
 demo: venv
 	mkdir -p results
 	$(BIN)/fiscal-sim run configs/baseline.toml --out results/baseline.nc
+	$(BIN)/fiscal-sim report results/baseline.nc --out results/baseline_report
 
 lint: venv
 	$(BIN)/ruff check sim tests benchmarks

@@ -315,8 +315,8 @@ def scenario_tick_labels(sweep: xr.Dataset) -> list[str]:
     """Short scenario labels: only the factors that vary, by their last key part."""
     factors = [name for name, coord in sweep.coords.items()
                if coord.dims == ("scenario",) and name not in ("scenario", "scenario_label")
-               and len(set(np.asarray(coord.values).tolist())) > 1]
-    if not factors:
+               and name != "config" and len(set(np.asarray(coord.values).tolist())) > 1]
+    if not factors:  # whole configs compared: their labels are the file names
         return [str(label) for label in sweep.scenario_label.values]
 
     def show(value):

@@ -1,0 +1,132 @@
+"""Figures: each returns Axes with labelled, unit-bearing axes, draws what it should, and
+saves to PNG and SVG without warnings."""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+import numpy as np
+import pytest
+
+import sim
+from sim import plots
+from sim.experiments import load_sweep, run_experiments
+
+from .conftest import CONFIGS
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def run():
+    return sim.simulate(sim.load_scenario(CONFIGS / "baseline.toml"), samples=400, seed=1)
+
+
+@pytest.fixture(scope="module")
+def summary_run():
+    return sim.simulate(sim.load_scenario(CONFIGS / "baseline.toml"), samples=400, seed=1,
+                        keep="summary")
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    experiments = load_sweep(CONFIGS / "sweeps" / "sources.toml")
+    return run_experiments([e.__class__(e.label, e.factors, e.scenario.with_run(samples=300))
+                            for e in experiments])
+
+
+@pytest.fixture(scope="module")
+def sens():
+    return sim.sensitivity(sim.load_scenario(CONFIGS / "baseline.toml"),
+                           "bonus_spend_usd_per_day", "all", samples=64, resamples=50)
+
+
+def _check_saves(ax, tmp_path):
+    import matplotlib.pyplot as plt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for suffix in (".png", ".svg"):
+            path = tmp_path / f"figure{suffix}"
+            ax.figure.savefig(path)
+            assert path.stat().st_size > 1000
+    plt.close(ax.figure)
+
+
+def _has_units(label: str) -> bool:
+    return label.endswith("]") and "[" in label
+
+
+def test_fan_chart_bands_paths_and_claims(run, tmp_path):
+    ax = plots.fan_chart(run, "bonus_spend_usd_per_day", paths=3)
+    assert len(ax.collections) == 2 + 1  # two bands, and the claim's window line
+    labels = [line.get_label() for line in ax.lines]
+    assert labels.count("median") == 1 and labels.count("sample paths") == 1
+    assert sum(1 for line in ax.lines if line.get_label().startswith("_")) == 2
+    assert _has_units(ax.get_ylabel()) and ax.get_xlabel() == "date"
+    _check_saves(ax, tmp_path)
+    force = plots.fan_chart(run, "force_persons", paths=0)
+    assert [line.get_label() for line in force.lines][-1] == "Kelin: ~600k troops fighting"
+    _check_saves(force, tmp_path)
+
+
+def test_fan_chart_from_summary_results(summary_run, run, tmp_path):
+    ax = plots.fan_chart(summary_run, "force_persons")
+    assert len(ax.collections) == 2
+    median = ax.lines[0].get_ydata()
+    exact = run.force_persons.astype(float).median("sample").values
+    np.testing.assert_allclose(median, exact, rtol=0.011)  # sketch accuracy 1%
+    _check_saves(ax, tmp_path)
+
+
+def test_distribution_marks_median_and_interval(run, tmp_path):
+    ax = plots.distribution(run, "bonus_spend_usd_per_day_mean", bins=20)
+    assert len(ax.patches) >= 20  # histogram bars (+ the interval span)
+    median = float(np.median(run.bonus_spend_usd_per_day_mean))
+    assert any(np.allclose(line.get_xdata(), median) for line in ax.lines)
+    assert _has_units(ax.get_xlabel()) and _has_units(ax.get_ylabel())
+    _check_saves(ax, tmp_path)
+
+
+def test_manpower_balance_lines(run, tmp_path):
+    ax = plots.manpower_balance(run)
+    labels = [line.get_label() for line in ax.lines]
+    assert "recruits, median" in labels and "irrecoverable losses, median" in labels
+    assert len(ax.collections) == 1 and _has_units(ax.get_ylabel())
+    _check_saves(ax, tmp_path)
+
+
+def test_claims_chart_one_marker_per_claim(run, tmp_path):
+    ax = plots.claims_chart(run)
+    claims = next(line for line in ax.lines if line.get_label() == "claim")
+    assert len(claims.get_xdata()) == 4 and len(ax.get_yticklabels()) == 4
+    assert _has_units(ax.get_xlabel())
+    _check_saves(ax, tmp_path)
+
+
+def test_sensitivity_charts(sens, tmp_path):
+    ax = plots.sobol_chart(sens, top=5)
+    assert len(ax.patches) == 10 and _has_units(ax.get_xlabel())
+    _check_saves(ax, tmp_path)
+    ax = plots.tornado_chart(sens, top=6)
+    assert len(ax.patches) == 12 and _has_units(ax.get_xlabel())
+    _check_saves(ax, tmp_path)
+    ax = plots.indices_over_time(sens, top=3)
+    assert len(ax.lines) == 3 and _has_units(ax.get_ylabel())
+    _check_saves(ax, tmp_path)
+
+
+def test_scenario_comparison(sweep, tmp_path):
+    ax = plots.scenario_comparison(sweep, "bonus_spend_usd_per_day_mean")
+    medians = next(line for line in ax.lines if line.get_label() == "median")
+    assert len(medians.get_xdata()) == 3
+    labels = {t.get_text(): t.get_position()[1] for t in ax.get_yticklabels()}
+    assert labels["baseline"] > labels["independent"] > labels["official"]  # first on top
+    assert _has_units(ax.get_xlabel())
+    _check_saves(ax, tmp_path)
+
+
+def test_scale_formatter():
+    formatter = plots._formatter()
+    assert formatter(24e6, 0) == "24M" and formatter(1.5e9, 0) == "1.5bn"

@@ -1,0 +1,107 @@
+"""The report command: expected files for runs, sweeps and sensitivity results; the HTML
+renders in headless Chromium with every image loaded; bad inputs exit 2."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import CONFIGS, run_cli
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--virtual-time-budget=5000"]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """A small run, sweep and sensitivity analysis, written by the CLI."""
+    import io as stdio
+    from contextlib import redirect_stdout
+
+    from sim.cli import main
+
+    folder = tmp_path_factory.mktemp("results")
+    commands = {
+        "run.nc": ["run", CONFIGS / "baseline.toml", "--samples", "300"],
+        "sweep.nc": ["sweep", CONFIGS / "sweeps" / "sources.toml", "--samples", "200"],
+        "sens.nc": ["sensitivity", CONFIGS / "baseline.toml", "--outcome",
+                    "force_persons", "--time", "all", "--samples", "64"],
+    }
+    for name, args in commands.items():
+        with redirect_stdout(stdio.StringIO()):
+            assert main([str(a) for a in args] + ["--out", str(folder / name)]) == 0
+    return folder
+
+
+EXPECTED = {
+    "run.nc": {"fan_bonus_usd_per_day", "fan_force", "distribution_bonus_usd_per_day",
+               "distribution_bonus_share_of_defense", "manpower_balance", "claims"},
+    "sweep.nc": {"compare_bonus_spend_usd_per_day_mean",
+                 "compare_bonus_share_of_defense_horizon", "compare_force_change_persons"},
+    "sens.nc": {"sobol", "tornado", "indices_over_time"},
+}
+
+
+def _browser_check(index: Path, tmp_path: Path) -> str:
+    dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                          "--dump-dom", index.as_uri()], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    return dom
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_report_writes_every_expected_file(results, name, tmp_path, capsys):
+    out = tmp_path / "report"
+    status, _, err = run_cli("report", results / name, "--out", out, capsys=capsys)
+    assert status == 0, err
+    files = {p.name for p in out.iterdir()}
+    for stem in EXPECTED[name]:
+        assert {f"{stem}.png", f"{stem}.svg"} <= files
+    assert {"index.html", "summary.csv"} <= files
+    page = (out / "index.html").read_text()
+    assert page.count("<img") == len(EXPECTED[name])
+    assert 'id="summary"' in page and 'id="assumptions"' in page and 'id="provenance"' in page
+    assert "http://" not in page and "https://" not in page  # self-contained
+    if name == "run.nc":
+        assert 'id="claims"' in page and "Kelin" in page
+        assert "bne, 2025-06-04" in page  # a prior's cited source in the assumptions
+    if CHROMIUM:
+        dom = _browser_check(out / "index.html", tmp_path)
+        loaded = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)
+        assert loaded and loaded.group(1) == loaded.group(2) == str(len(EXPECTED[name]))
+        assert "<table" in dom and 'id="assumptions"' in dom
+
+
+def test_browser_is_available_or_skip_says_why():
+    if not CHROMIUM:
+        pytest.skip("chromium is not installed (Debian package chromium); .ci/run installs it")
+    version = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True,
+                             check=False)
+    assert "Chromium" in version.stdout
+
+
+def test_default_report_directory(results, capsys):
+    status, _, _ = run_cli("report", results / "run.nc", capsys=capsys)
+    assert status == 0 and (results / "run_report" / "index.html").is_file()
+
+
+@pytest.mark.parametrize("kind", ["foreign", "truncated", "missing", "text"])
+def test_bad_results_file_exits_2(kind, results, tmp_path, capsys):
+    import xarray as xr
+
+    path = tmp_path / "bad.nc"
+    if kind == "foreign":
+        xr.Dataset({"a": ("x", [1.0])}).to_netcdf(path, engine="h5netcdf")
+    elif kind == "truncated":
+        path.write_bytes((results / "run.nc").read_bytes()[:5000])
+    elif kind == "text":
+        path.write_text("not netcdf")
+    status, _, err = run_cli("report", path, "--out", tmp_path / "r", capsys=capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1 and str(path) in err
+    assert not (tmp_path / "r").exists()
