@@ -93,21 +93,31 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     return target
 
 
-def write_results(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write `ds` atomically as netCDF-4 (``.nc``) or a Zarr store (``.zarr``)."""
-    target = Path(path)
-    if target.suffix != ".zarr":
-        return write_netcdf(ds, target)
+@contextlib.contextmanager
+def atomic_directory(target: str | Path):
+    """Yield a temporary directory beside `target`; on success it replaces `target`,
+    on failure it is removed, so a directory output is never half-written."""
+    target = Path(target)
     check_writable(target, allow_directory=True)
     temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
     try:
-        ds.to_zarr(temp, mode="w", consolidated=False, zarr_format=ZARR_FORMAT)
+        yield temp
+        os.chmod(temp, 0o777 & ~_umask())  # mkdtemp creates 0700; use the usual mode
         if target.exists():
             shutil.rmtree(target)
         os.replace(temp, target)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
+
+
+def write_results(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write `ds` atomically as netCDF-4 (``.nc``) or a Zarr store (``.zarr``)."""
+    target = Path(path)
+    if target.suffix != ".zarr":
+        return write_netcdf(ds, target)
+    with atomic_directory(target) as temp:
+        ds.to_zarr(temp, mode="w", consolidated=False, zarr_format=ZARR_FORMAT)
     return target
 
 

@@ -9,9 +9,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -147,8 +144,7 @@ def write_report(results: str | Path, out: str | Path | None = None) -> Path:
     target = Path(out) if out else results.with_name(results.stem + "_report")
     if not target.parent.is_dir():
         raise OutputError(f"{target}: directory {target.parent} does not exist")
-    temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
+    with io.atomic_directory(target) as temp:
         embedded = []
         for stem, caption, draw in figures_for(ds):
             ax = draw(ds)
@@ -160,13 +156,6 @@ def write_report(results: str | Path, out: str | Path | None = None) -> Path:
         frames["summary"].to_csv(temp / "summary.csv", index=False)
         page = _html(ds, results, frames, assumptions(ds), embedded)
         (temp / "index.html").write_text(page, encoding="utf-8")
-        os.chmod(temp, 0o755)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(temp, target)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
     return target / "index.html"
 
 
