@@ -212,9 +212,9 @@ def _apply_override(raw: dict, text: str) -> None:
 def _known_key(key: str, where: str) -> tuple[str, str]:
     section, _, name = key.partition(".")
     if section not in SCHEMA:
-        raise ConfigError(where, key, f"no such section{_suggest(section, SCHEMA)}")
+        raise ConfigError(where, key, f"no such section{suggest(section, SCHEMA)}")
     if name not in SCHEMA[section]:
-        raise ConfigError(where, key, f"no such key{_suggest(name, SCHEMA[section])}")
+        raise ConfigError(where, key, f"no such key{suggest(name, SCHEMA[section])}")
     return section, name
 
 
@@ -226,7 +226,8 @@ def _parse_value(text: str) -> Any:
         return text
 
 
-def _suggest(word: str, options) -> str:
+def suggest(word: str, options) -> str:
+    """`` (did you mean 'X'?)`` for the closest of `options`, or an empty string."""
     close = difflib.get_close_matches(word, list(options), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -238,7 +239,7 @@ def _validate(raw: dict, path: str, files: tuple[str, ...]) -> Scenario:
     for section, value in raw.items():
         if section not in TOP_LEVEL_KEYS:
             raise ConfigError(path, section,
-                              f"unknown section{_suggest(section, TOP_LEVEL_KEYS)}")
+                              f"unknown section{suggest(section, TOP_LEVEL_KEYS)}")
         if section not in ("claims", "correlations") and not isinstance(value, dict):
             raise ConfigError(path, section, f"expected a [{section}] table, got {value!r}")
     for section, table in raw.items():
@@ -247,7 +248,7 @@ def _validate(raw: dict, path: str, files: tuple[str, ...]) -> Scenario:
         for name in table:
             if name not in SCHEMA[section]:
                 raise ConfigError(path, f"{section}.{name}",
-                                  f"unknown key{_suggest(name, SCHEMA[section])}")
+                                  f"unknown key{suggest(name, SCHEMA[section])}")
 
     def setting(dotted: str) -> Any:
         section, name = dotted.split(".")
@@ -368,7 +369,7 @@ def _correlations(raw: dict, path: str, priors: dict[str, Prior]) -> tuple[Pair,
         unknown = sorted(set(entry) - set(CORRELATION_KEYS))
         if unknown:
             raise ConfigError(path, f"{where}.{unknown[0]}",
-                              f"unknown key{_suggest(unknown[0], CORRELATION_KEYS)}; "
+                              f"unknown key{suggest(unknown[0], CORRELATION_KEYS)}; "
                               "expected a, b, rank (and source)")
         names = []
         for side in ("a", "b"):
@@ -376,7 +377,7 @@ def _correlations(raw: dict, path: str, priors: dict[str, Prior]) -> tuple[Pair,
             if name not in priors:
                 raise ConfigError(path, f"{where}.{side}",
                                   f"expected a parameter such as 'recruitment.per_month'; "
-                                  f"got {name!r}{_suggest(str(name), priors)}")
+                                  f"got {name!r}{suggest(str(name), priors)}")
             if priors[name].is_fixed:
                 raise ConfigError(path, f"{where}.{side}",
                                   f"{name} is a fixed value; only uncertain priors correlate")
@@ -415,7 +416,7 @@ def _claim(entry: dict, path: str, index: int, grid: TimeGrid) -> Claim:
     unknown = sorted(set(entry) - set(CLAIM_KEYS))
     if unknown:
         raise ConfigError(path, f"{where}.{unknown[0]}",
-                          f"unknown claim key{_suggest(unknown[0], CLAIM_KEYS)}")
+                          f"unknown claim key{suggest(unknown[0], CLAIM_KEYS)}")
     quantity = entry.get("quantity")
     if quantity not in CLAIM_QUANTITIES:
         raise ConfigError(path, f"{where}.quantity",

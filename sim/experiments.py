@@ -49,7 +49,7 @@ from .collect import (
     provenance,
     shape,
 )
-from .config import Scenario, load_scenario
+from .config import Scenario, load_scenario, suggest
 from .distributions import Prior, PriorError, prior_from_value
 from .errors import ConfigError
 from .sampling import root_seed, uncertain_keys
@@ -75,13 +75,6 @@ class Experiment:
     scenario: Scenario
 
 
-def _suggest(word: str, options) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def load_sweep(path: str | Path) -> list[Experiment]:
     """Read a sweep file and expand it into validated scenarios.
 
@@ -97,7 +90,7 @@ def load_sweep(path: str | Path) -> list[Experiment]:
         raise ConfigError(path, "", f"TOML syntax error: {error}") from None
     for key in raw:
         if key not in SWEEP_KEYS:
-            raise ConfigError(path, key, f"unknown key{_suggest(key, SWEEP_KEYS)}")
+            raise ConfigError(path, key, f"unknown key{suggest(key, SWEEP_KEYS)}")
     run = raw.get("run", {})
     if not isinstance(run, dict) or set(run) - {"samples", "seed", "design"}:
         raise ConfigError(path, "run", "expected a [run] table with samples, seed, design")
@@ -115,9 +108,8 @@ def load_sweep(path: str | Path) -> list[Experiment]:
     combos = _combinations(raw, path, load_scenario(base, overrides))
     experiments = []
     for i, factors in enumerate(combos):
-        values = {k: v for k, v in factors.items()}
         try:
-            scenario = load_scenario(base, overrides, values)
+            scenario = load_scenario(base, overrides, factors)
         except ConfigError as error:
             if error.key in factors:
                 raise ConfigError(path, f"factors.{error.key}",
@@ -154,7 +146,7 @@ def _combinations(raw: dict, path: str, base: Scenario) -> list[dict[str, Any]]:
         if section not in SCHEMA or name not in SCHEMA[section]:
             options = [f"{s}.{n}" for s in SCHEMA for n in SCHEMA[s]]
             raise ConfigError(path, f"factors.{key}",
-                              f"unknown config key{_suggest(key, options)}")
+                              f"unknown config key{suggest(key, options)}")
         if isinstance(values, dict) and set(values) == {"sample"}:
             try:
                 sampled[key] = prior_from_value(values["sample"])

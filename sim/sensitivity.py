@@ -20,7 +20,6 @@ noise's own share of the variance is attributed to no prior.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import textwrap
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ from scipy.stats import qmc
 
 from . import __version__
 from .collect import param_name
-from .config import Scenario
+from .config import Scenario, suggest
 from .errors import UserError
 from .metrics import derive
 from .model import Noise, run_model
@@ -133,9 +132,7 @@ def select_outcome(scenario: Scenario, name: str, time: str | dt.date | None = N
         One line naming the flag and what was expected.
     """
     if name not in VARIABLES:
-        close = difflib.get_close_matches(name, list(VARIABLES), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UserError(f"--outcome: unknown output {name!r}{hint}")
+        raise UserError(f"--outcome: unknown output {name!r}{suggest(name, VARIABLES)}")
     dim = _DIMS[VARIABLES[name].layout]
     if dim is None:
         if time is not None:
