@@ -32,6 +32,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_sensitivity.py
 	$(BIN)/python benchmarks/bench_batch.py
+	$(BIN)/python benchmarks/bench_calibration.py
 
 golden: venv
 	$(BIN)/python tests/make_golden.py

@@ -15,6 +15,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
+from .calibration import calibrate
 from .config import Claim, Scenario, load_scenario
 from .errors import ConfigError, UserError
 from .sensitivity import sensitivity
@@ -28,6 +29,7 @@ __all__ = [
     "Summary",
     "UserError",
     "__version__",
+    "calibrate",
     "load_scenario",
     "sensitivity",
     "simulate",

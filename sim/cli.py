@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from . import __version__, io
 from .backends import check_scheduler
@@ -20,7 +21,7 @@ from .errors import UserError
 from .experiments import compare_experiments, comparison_text, load_sweep, run_experiments
 from .sensitivity import ranked_table, sensitivity
 from .simulate import simulate
-from .summary import summarize
+from .summary import human, summarize
 
 
 class _Parser(argparse.ArgumentParser):
@@ -146,6 +147,33 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="report directory (default: RESULTS_report)")
     report.set_defaults(handler=_report)
 
+    cal = commands.add_parser("calibrate", help="condition the priors and noise on observed "
+                              "figures, and forecast to the horizon")
+    cal.add_argument("config", help="scenario TOML file")
+    cal.add_argument("--observations", required=True, help="observation TOML file")
+    cal.add_argument("--particles", type=_positive_int, default=4000, help="particles (4000)")
+    cal.add_argument("--method", choices=("smc", "importance"), default="smc",
+                     help="tempered SMC (default) or importance weighting for quick looks")
+    cal.add_argument("--moves", type=_positive_int, default=5,
+                     help="pCN moves per tempering stage (5)")
+    cal.add_argument("--seed", type=_nonnegative_int, help="override [run] seed")
+    cal.add_argument("--out", help="write the posterior and forecast (.nc or .zarr)")
+    cal.add_argument("--set", dest="overrides", action="append", default=[],
+                     metavar="KEY=VALUE", help="override a config key")
+    cal.set_defaults(handler=_calibrate)
+
+    obs = commands.add_parser("observations", help="build an observation file from a "
+                              "reported cumulative series (JSON or CSV)")
+    obs.add_argument("file", help='JSON list of {"date", "personnel"} or CSV date,cumulative')
+    obs.add_argument("--from", dest="first", required=True, help="first month (YYYY-MM-DD)")
+    obs.add_argument("--to", dest="last", required=True, help="last month (YYYY-MM-DD)")
+    obs.add_argument("--freq", choices=("month",), default="month", help="aggregation")
+    obs.add_argument("--log-sd", type=float, default=0.1, help="error model (0.1)")
+    obs.add_argument("--reporter", default="general_staff", help="bias key (general_staff)")
+    obs.add_argument("--fill-gaps", action="store_true", help="interpolate missing days")
+    obs.add_argument("--out", required=True, help="observation TOML file to write")
+    obs.set_defaults(handler=_observations)
+
     validate = commands.add_parser("validate", help="check a scenario config without running")
     validate.add_argument("config", help="scenario TOML file")
     validate.add_argument("--set", dest="overrides", action="append", default=[],
@@ -255,6 +283,59 @@ def _report(args: argparse.Namespace) -> int:
     from .report import write_report  # matplotlib only when a report is asked for
 
     print(f"wrote {write_report(args.results, args.out)}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from .calibration import calibrate
+    from .observations import load_observations
+
+    scenario = load_scenario(args.config, args.overrides)
+    observations = load_observations(args.observations, scenario.grid)
+    if args.out:
+        io.check_writable(args.out, allow_directory=args.out.endswith(".zarr"))
+    ds = calibrate(scenario, observations, particles=args.particles, seed=args.seed,
+                   method=args.method, moves=args.moves, log=print)
+    print(f"\nlog evidence {ds.attrs['log_evidence']:.2f}; {ds.attrs['stages']} stages; "
+          f"{ds.attrs['final_distinct_particles']} distinct particles")
+    table = ds[["prior_p5", "prior_p50", "prior_p95", "posterior_p5", "posterior_p50",
+                "posterior_p95"]].to_dataframe()
+    print("\nPrior against posterior (5th, 50th, 95th percentiles)")
+    print(table.map(human).to_string())
+    checks = ds[["observed", "predictive_p5", "predictive_p50", "predictive_p95",
+                 "predictive_percentile"]].to_dataframe()
+    print("\nPosterior predictive checks")
+    print(checks.map(lambda x: f"{x:.1f}" if abs(x) < 100 else human(x)).to_string())
+    print()
+    print(summarize(ds))
+    if args.out:
+        print(f"\nwrote {io.write_results(ds, args.out)}")
+    return 0
+
+
+def _observations(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from .observations import monthly_totals, observations_toml, read_series
+
+    try:
+        first, last = (dt.date.fromisoformat(d) for d in (args.first, args.last))
+    except ValueError:
+        raise UserError("--from/--to: expected dates YYYY-MM-DD") from None
+    if args.log_sd <= 0:
+        raise UserError(f"--log-sd: expected a number > 0, got {args.log_sd}")
+    series = read_series(args.file, fill_gaps=args.fill_gaps)
+    for start, end in series.gaps:
+        state = "filled by interpolation" if args.fill_gaps else "not filled (--fill-gaps)"
+        print(f"{args.file}: gap from {start} to {end}, {state}", file=sys.stderr)
+    try:
+        totals = monthly_totals(series, first, last)
+    except UserError as error:
+        raise UserError(f"{args.file}: {error}") from None
+    text = observations_toml(totals, "casualties", args.log_sd, args.reporter,
+                             f"{Path(args.file).name}, monthly totals")
+    path = io.write_text(text, args.out)
+    print(f"wrote {len(totals)} monthly observations to {path}")
     return 0
 
 

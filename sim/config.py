@@ -411,8 +411,9 @@ def _table_list(raw: dict, path: str, name: str) -> list:
     return tables
 
 
-def _claim(entry: dict, path: str, index: int, grid: TimeGrid) -> Claim:
-    where = f"claims[{index}]"
+def _claim(entry: dict, path: str, index: int, grid: TimeGrid,
+           table: str = "claims") -> Claim:
+    where = f"{table}[{index}]"
     unknown = sorted(set(entry) - set(CLAIM_KEYS))
     if unknown:
         raise ConfigError(path, f"{where}.{unknown[0]}",
@@ -451,6 +452,15 @@ def _claim(entry: dict, path: str, index: int, grid: TimeGrid) -> Claim:
         if not isinstance(text, str):
             raise ConfigError(path, f"{where}.{name}", f"expected a string, got {text!r}")
     return Claim(quantity, statistic, float(value), unit, source, label, **fields)
+
+
+def parse_claim(entry: dict, path: str, index: int, grid: TimeGrid,
+                table: str = "claims") -> Claim:
+    """Validate one claim-like table (quantity, window or date, value, unit, source).
+
+    Used for ``[[claims]]`` and, with `table` set, for ``[[observations]]``.
+    """
+    return _claim(entry, path, index, grid, table)
 
 
 def _check_claim_dates(fields: dict, grid: TimeGrid, path: str, where: str) -> None:

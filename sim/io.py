@@ -127,6 +127,23 @@ def _umask() -> int:
     return mask
 
 
+def write_text(text: str, path: str | Path) -> Path:
+    """Write a text file atomically (temporary file, then rename)."""
+    target = Path(path)
+    check_writable(target)
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(temp, 0o666 & ~_umask())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return target
+
+
 def read_results(path: str | Path, lazy: bool = False) -> xr.Dataset:
     """Open a results file (netCDF-4) or store (Zarr) written by this package.
 

@@ -1,0 +1,286 @@
+"""Observed figures for calibration, and loaders that build them from reported series.
+
+An observation file holds ``[[observations]]`` tables in the claims vocabulary (a flow
+over a window, its per-day average, or a stock at a date) with an error model, and an
+optional ``[bias]`` table of reporting-bias priors, one per reporter::
+
+    [bias]
+    general_staff = "0.8 to 1.3"     # multiplier on the model quantity that source reports
+
+    [[observations]]
+    quantity = "casualties"
+    start = 2024-01-01
+    end = 2024-02-01
+    value = 26_000
+    unit = "persons"
+    log_sd = 0.1                     # or sd = ..., or relative_sd = ...
+    t_df = 4                         # optional: Student-t errors, robust to outliers
+    reporter = "general_staff"       # optional: which [bias] prior applies
+    source = "Ukraine's General Staff (priors.md B)"
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io as stdio
+import itertools
+import json
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+from .config import Claim, parse_claim, suggest
+from .distributions import Prior, PriorError, prior_from_value
+from .errors import ConfigError, UserError
+from .timegrid import TimeGrid, add_months
+
+ERROR_MODELS = ("sd", "relative_sd", "log_sd")
+OBSERVATION_KEYS = ("quantity", "statistic", "start", "end", "date", "value", "unit",
+                    "source", "label", *ERROR_MODELS, "t_df", "reporter")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One observed figure and how it was measured.
+
+    Attributes
+    ----------
+    claim : Claim
+        What was observed (quantity, window or date, value, unit, source).
+    error : str
+        ``"sd"`` (absolute, in the value's unit), ``"relative_sd"`` (a share of the
+        observed value) or ``"log_sd"`` (SD of log(observed / model)).
+    scale : float
+        The error's size.
+    t_df : float or None
+        Degrees of freedom of Student-t errors; None: normal.
+    reporter : str
+        Key of the ``[bias]`` prior that multiplies the model quantity ("" for none).
+    """
+
+    claim: Claim
+    error: str
+    scale: float
+    t_df: float | None
+    reporter: str
+
+
+@dataclass(frozen=True)
+class ObservationSet:
+    """The observations of a file and its reporting-bias priors."""
+
+    path: str
+    observations: tuple[Observation, ...]
+    bias: dict[str, Prior]
+
+
+def load_observations(path: str | Path, grid: TimeGrid) -> ObservationSet:
+    """Read and validate an observation file against a scenario's time grid.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file, the key and what was expected.
+    """
+    path = str(path)
+    try:
+        raw = tomllib.loads(io.read_text(path))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, "", f"TOML syntax error: {error}") from None
+    for key in raw:
+        if key not in ("observations", "bias"):
+            raise ConfigError(path, key, f"unknown key{suggest(key, ('observations', 'bias'))}")
+    bias = {}
+    for name, value in raw.get("bias", {}).items():
+        try:
+            bias[name] = prior_from_value(value)
+        except PriorError as error:
+            raise ConfigError(path, f"bias.{name}", str(error)) from None
+        low, _ = bias[name].effective_support()
+        if low <= 0:
+            raise ConfigError(path, f"bias.{name}", "a reporting bias is a multiplier; "
+                              "expected a prior on positive values")
+    entries = raw.get("observations", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(path, "observations", "expected [[observations]] tables")
+    return ObservationSet(path, tuple(_observation(e, path, i, grid, bias)
+                                      for i, e in enumerate(entries)), bias)
+
+
+def _observation(entry: dict, path: str, index: int, grid: TimeGrid,
+                 bias: dict[str, Prior]) -> Observation:
+    where = f"observations[{index}]"
+    unknown = sorted(set(entry) - set(OBSERVATION_KEYS))
+    if unknown:
+        raise ConfigError(path, f"{where}.{unknown[0]}",
+                          f"unknown key{suggest(unknown[0], OBSERVATION_KEYS)}")
+    claim_part = {k: v for k, v in entry.items()
+                  if k not in (*ERROR_MODELS, "t_df", "reporter")}
+    claim_part.setdefault("label", _default_label(claim_part))
+    claim = parse_claim(claim_part, path, index, grid, "observations")
+    given = [name for name in ERROR_MODELS if name in entry]
+    if len(given) != 1:
+        raise ConfigError(path, where, f"expected exactly one of {', '.join(ERROR_MODELS)}")
+    scale = entry[given[0]]
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not (
+            math.isfinite(scale) and scale > 0):
+        raise ConfigError(path, f"{where}.{given[0]}", f"expected a number > 0, got {scale!r}")
+    if given[0] == "log_sd" and claim.value <= 0:
+        raise ConfigError(path, f"{where}.value", "log_sd needs a positive observed value")
+    t_df = entry.get("t_df")
+    if t_df is not None and (isinstance(t_df, bool) or not isinstance(t_df, int | float)
+                             or not t_df > 0):
+        raise ConfigError(path, f"{where}.t_df", f"expected degrees of freedom > 0, got {t_df!r}")
+    reporter = entry.get("reporter", "")
+    if reporter and reporter not in bias:
+        raise ConfigError(path, f"{where}.reporter",
+                          f"no [bias] prior named {reporter!r}{suggest(reporter, bias)}")
+    return Observation(claim, given[0], float(scale), None if t_df is None else float(t_df),
+                       reporter)
+
+
+def _default_label(entry: dict) -> str:
+    when = entry.get("date") or f"{entry.get('start')} to {entry.get('end')}"
+    return f"{entry.get('quantity')} {when}"
+
+
+# ---------------------------------------------------------------- reported series
+
+
+@dataclass(frozen=True)
+class Series:
+    """A cumulative daily series: dates (datetime64[D]) and cumulative values."""
+
+    dates: np.ndarray
+    cumulative: np.ndarray
+    gaps: list[tuple[dt.date, dt.date]]
+
+
+def read_series(path: str | Path, fill_gaps: bool = False) -> Series:
+    """Read a cumulative series: a JSON list of ``{"date", "personnel"}`` objects (as in
+    the open dataset of the General Staff's daily figures) or a CSV ``date,cumulative``.
+
+    Checks that dates parse, none repeats and cumulative values never decrease; missing
+    days are reported in `Series.gaps` and, if `fill_gaps`, filled by linear
+    interpolation of the cumulative value.
+
+    Raises
+    ------
+    UserError
+        One line naming the file and the first bad row.
+    """
+    text = io.read_text(path)
+    rows = _json_rows(text, path) if text.lstrip().startswith("[") else _csv_rows(text, path)
+    if not rows:
+        raise UserError(f"{path}: no data rows")
+    parsed = []
+    for number, (day, value) in rows:
+        try:
+            date = dt.date.fromisoformat(str(day))
+        except ValueError:
+            raise UserError(f"{path}: row {number}: bad date {day!r} (expected YYYY-MM-DD)"
+                            ) from None
+        try:
+            amount = float(value)
+        except (TypeError, ValueError):
+            raise UserError(f"{path}: row {number}: bad value {value!r}") from None
+        if not math.isfinite(amount):
+            raise UserError(f"{path}: row {number}: value {value!r} is not finite")
+        parsed.append((number, date, amount))
+    parsed.sort(key=lambda row: row[1])
+    for (n0, d0, v0), (n1, d1, v1) in itertools.pairwise(parsed):
+        if d1 == d0:
+            raise UserError(f"{path}: row {n1}: date {d1} repeats row {n0}")
+        if v1 < v0:
+            raise UserError(f"{path}: row {n1}: cumulative value {v1:g} on {d1} is below "
+                            f"{v0:g} on {d0}; a cumulative series never decreases")
+    dates = np.array([d for _, d, _ in parsed], dtype="datetime64[D]")
+    values = np.array([v for _, _, v in parsed])
+    steps = np.diff(dates).astype(int)
+    gaps = [(parsed[i][1] + dt.timedelta(days=1), parsed[i + 1][1] - dt.timedelta(days=1))
+            for i in np.flatnonzero(steps > 1)]
+    if gaps and fill_gaps:
+        every = np.arange(dates[0], dates[-1] + 1)
+        values = np.interp(every.astype(float), dates.astype(float), values)
+        dates = every
+    return Series(dates, values, gaps)
+
+
+def _json_rows(text: str, path) -> list:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path}: not valid JSON ({error})") from None
+    rows = []
+    for number, item in enumerate(data, start=1):
+        if not isinstance(item, dict) or "date" not in item or "personnel" not in item:
+            raise UserError(f"{path}: row {number}: expected an object with date and "
+                            "personnel")
+        rows.append((number, (item["date"], item["personnel"])))
+    return rows
+
+
+def _csv_rows(text: str, path) -> list:
+    reader = csv.reader(stdio.StringIO(text))
+    rows = []
+    for number, row in enumerate(reader, start=1):
+        if not row or (number == 1 and row[0].strip().lower() == "date"):
+            continue
+        if len(row) != 2:
+            raise UserError(f"{path}: row {number}: expected date,cumulative")
+        rows.append((number, (row[0].strip(), row[1].strip())))
+    return rows
+
+
+def monthly_totals(series: Series, first: dt.date, last: dt.date
+                   ) -> list[tuple[dt.date, dt.date, float]]:
+    """Totals per calendar month from `first` to `last` (month starts): the cumulative
+    value at the month's last report minus that at the previous month's last report.
+
+    Raises
+    ------
+    UserError
+        If a month (or the month before `first`) has no report.
+    """
+    months = []
+    day = dt.date(first.year, first.month, 1)
+    while day <= last:
+        months.append(day)
+        day = add_months(day, 1)
+
+    def last_report(month_start: dt.date) -> float:
+        end = np.datetime64(add_months(month_start, 1), "D")
+        inside = (series.dates < end) & (series.dates >= np.datetime64(month_start, "D"))
+        if not inside.any():
+            raise UserError(f"no report in {month_start:%Y-%m}: the series must cover it")
+        return float(series.cumulative[np.flatnonzero(inside)[-1]])
+
+    totals = []
+    for month in months:
+        previous = last_report(add_months(month, -1))
+        totals.append((month, add_months(month, 1), last_report(month) - previous))
+    return totals
+
+
+def observations_toml(totals, quantity: str, log_sd: float, reporter: str,
+                      source: str) -> str:
+    """An observation file for monthly totals (the ``observations`` command's output)."""
+    lines = [f"# Monthly {quantity} built by `fiscal-sim observations` from {source}.",
+             f'# Error model: log_sd = {log_sd} per month; reporter "{reporter}".', ""]
+    if reporter:
+        lines += ["[bias]", f'{reporter} = {{ dist = "fixed", value = 1.0, source = '
+                  f'"no reporting bias assumed; replace with a prior to admit one" }}', ""]
+    for start, end, value in totals:
+        lines += ["[[observations]]", f'label = "{quantity} {start:%Y-%m}"',
+                  f'quantity = "{quantity}"', f"start = {start}",
+                  f"end = {end}", f"value = {value:.6g}", 'unit = "persons"',
+                  f"log_sd = {log_sd}"]
+        if reporter:
+            lines.append(f'reporter = "{reporter}"')
+        lines += [f"source = {json.dumps(source)}", ""]
+    return "\n".join(lines)
