@@ -296,8 +296,11 @@ def _calibrate(args: argparse.Namespace) -> int:
         io.check_writable(args.out, allow_directory=args.out.endswith(".zarr"))
     ds = calibrate(scenario, observations, particles=args.particles, seed=args.seed,
                    method=args.method, moves=args.moves, log=print)
-    print(f"\nlog evidence {ds.attrs['log_evidence']:.2f}; {ds.attrs['stages']} stages; "
+    print(f"\n{ds.attrs['calibration_method']}: {ds.attrs['stages']} stage(s), ESS per stage "
+          f"{ds.attrs['stage_ess']}, log evidence {ds.attrs['log_evidence']:.2f}, "
           f"{ds.attrs['final_distinct_particles']} distinct particles")
+    if "warning" in ds.attrs:
+        print(f"WARNING: {ds.attrs['warning']}", file=sys.stderr)
     table = ds[["prior_p5", "prior_p50", "prior_p95", "posterior_p5", "posterior_p50",
                 "posterior_p95"]].to_dataframe()
     print("\nPrior against posterior (5th, 50th, 95th percentiles)")
