@@ -163,7 +163,8 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
     return _validate(raw, path, files)
 
 
-def _read_toml(path: str) -> dict[str, Any]:
+def read_toml(path: str) -> dict[str, Any]:
+    """Parse a TOML file; a syntax error becomes a one-line `ConfigError`."""
     text = io.read_text(path)
     try:
         return tomllib.loads(text)
@@ -176,7 +177,7 @@ def _load_chain(path: str, seen: tuple[str, ...]) -> tuple[dict, tuple[str, ...]
     if resolved in seen:
         chain = " -> ".join((*seen, resolved))
         raise ConfigError(path, "extends", f"cycle in the extends chain: {chain}")
-    raw = _read_toml(path)
+    raw = read_toml(path)
     parent_name = raw.pop("extends", None)
     if parent_name is None:
         return raw, (path,)

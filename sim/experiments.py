@@ -24,7 +24,6 @@ from __future__ import annotations
 import itertools
 import json
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +48,7 @@ from .collect import (
     provenance,
     shape,
 )
-from .config import Scenario, load_scenario, suggest
+from .config import Scenario, load_scenario, read_toml, suggest
 from .distributions import Prior, PriorError, prior_from_value
 from .errors import ConfigError
 from .sampling import root_seed, uncertain_keys
@@ -84,10 +83,7 @@ def load_sweep(path: str | Path) -> list[Experiment]:
         One line naming the sweep file, the key and what was expected.
     """
     path = str(path)
-    try:
-        raw = tomllib.loads(io.read_text(path))
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(path, "", f"TOML syntax error: {error}") from None
+    raw = read_toml(path)
     for key in raw:
         if key not in SWEEP_KEYS:
             raise ConfigError(path, key, f"unknown key{suggest(key, SWEEP_KEYS)}")

@@ -77,20 +77,27 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     """
     check_writable(path)
     target = Path(path)
-    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                         suffix=".tmp")
-    os.close(handle)
-    try:
+    with atomic_file(target) as temp:
         # No compression: simulated floats barely compress (about 10%) and zlib
         # would make writing several times slower than simulating.
-        ds.to_netcdf(temp_name, engine=NETCDF_ENGINE)
-        os.chmod(temp_name, 0o666 & ~_umask())  # mkstemp creates 0600; use the usual mode
-        os.replace(temp_name, target)
+        ds.to_netcdf(temp, engine=NETCDF_ENGINE)
+    return target
+
+
+@contextlib.contextmanager
+def atomic_file(target: Path):
+    """Yield a temporary path beside `target`; on success it replaces `target` (with
+    the usual file mode), on failure it is removed."""
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        yield temp
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp creates 0600
+        os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(temp_name)
+            os.unlink(temp)
         raise
-    return target
 
 
 @contextlib.contextmanager
@@ -131,16 +138,8 @@ def write_text(text: str, path: str | Path) -> Path:
     """Write a text file atomically (temporary file, then rename)."""
     target = Path(path)
     check_writable(target)
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(temp, 0o666 & ~_umask())
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    with atomic_file(target) as temp:
+        Path(temp).write_text(text, encoding="utf-8")
     return target
 
 
@@ -249,11 +248,8 @@ def truncate_store(store: Path, samples: int) -> None:
 
 def write_checkpoint(store: Path, arrays: dict) -> None:
     """Write the run's progress atomically (temporary file, then rename)."""
-    target = _checkpoint_path(store)
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    with os.fdopen(handle, "wb") as file:
+    with atomic_file(_checkpoint_path(store)) as temp, open(temp, "wb") as file:
         np.savez(file, **arrays)
-    os.replace(temp, target)
 
 
 def read_checkpoint(store: Path) -> dict | None:

@@ -27,14 +27,13 @@ import io as stdio
 import itertools
 import json
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import io
-from .config import Claim, parse_claim, suggest
+from .config import Claim, parse_claim, read_toml, suggest
 from .distributions import Prior, PriorError, prior_from_value
 from .errors import ConfigError, UserError
 from .timegrid import TimeGrid, add_months
@@ -88,10 +87,7 @@ def load_observations(path: str | Path, grid: TimeGrid) -> ObservationSet:
         One line naming the file, the key and what was expected.
     """
     path = str(path)
-    try:
-        raw = tomllib.loads(io.read_text(path))
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(path, "", f"TOML syntax error: {error}") from None
+    raw = read_toml(path)
     for key in raw:
         if key not in ("observations", "bias"):
             raise ConfigError(path, key, f"unknown key{suggest(key, ('observations', 'bias'))}")
