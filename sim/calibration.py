@@ -22,13 +22,12 @@ import numpy as np
 import xarray as xr
 from scipy import special, stats
 
-from .chunks import ChunkResult
+from .chunks import ChunkResult, model_outputs
 from .claims import claim_values, claim_weights
 from .collect import MemoryCollector
 from .config import Scenario
 from .errors import UserError
-from .metrics import derive
-from .model import Noise, run_model
+from .model import Noise
 from .observations import ObservationSet, load_observations
 from .sampling import (
     NOISE_SWITCH,
@@ -109,11 +108,7 @@ class Likelihood:
 
     def outputs(self, z: np.ndarray) -> tuple[dict, dict, dict]:
         params, bias, noise = self.inputs(z)
-        grid = self.scenario.grid
-        days, years = grid.days, grid.years_elapsed
-        out = derive(run_model(params, noise, days, years, self.scenario.loss_mode), params,
-                     days, years, grid.year_weights())
-        return params, bias, out
+        return params, bias, model_outputs(self.scenario, params, noise)
 
     def modelled(self, bias: dict, outputs: dict) -> np.ndarray:
         """Each observed quantity as the reporter would report it, shape (O, N)."""

@@ -15,7 +15,7 @@ import numpy as np
 from .claims import claim_values, claim_weights
 from .config import Scenario
 from .metrics import derive
-from .model import run_model
+from .model import Noise, run_model
 from .sampling import (
     SEED_BLOCK_SAMPLES,
     copula_factor_for,
@@ -114,6 +114,16 @@ class ChunkResult:
     statistics: dict = field(default_factory=dict)
 
 
+def model_outputs(scenario: Scenario, p: dict[str, np.ndarray], noise: Noise
+                  ) -> dict[str, np.ndarray]:
+    """Every output variable (time-major float64) of the scenario's model for parameters
+    `p` and innovations `noise`: `sim.model.run_model` then `sim.metrics.derive`."""
+    grid = scenario.grid
+    days, years = grid.days, grid.years_elapsed
+    return derive(run_model(p, noise, days, years, scenario.loss_mode), p, days, years,
+                  grid.year_weights())
+
+
 def compute_chunk(task: ChunkTask) -> ChunkResult:
     """Draw, map and run one chunk (a top-level function, so workers can run it)."""
     scenario, grid = task.scenario, task.scenario.grid
@@ -124,9 +134,7 @@ def compute_chunk(task: ChunkTask) -> ChunkResult:
     unit = task.unit if task.unit is not None else np.concatenate([u for u, _ in draws])
     p = parameters_from_unit(scenario.priors, unit, task.copula_factor)
     noise = noise_for([z for _, z in draws], tuple(draws[0][1]))
-    days, years = grid.days, grid.years_elapsed
-    outputs = derive(run_model(p, noise, days, years, scenario.loss_mode), p, days, years,
-                     grid.year_weights())
+    outputs = model_outputs(scenario, p, noise)
     weighted = [claim_weights(grid, claim) for claim in scenario.claims]
     claims = claim_values(outputs, weighted)
     statistics = {name: chunk_statistics(outputs.pop(name), task.block_rows())
@@ -149,9 +157,7 @@ def chunk_statistics(values: np.ndarray, block_rows: list[tuple[int, int]]) -> t
     with np.errstate(over="ignore"):
         values = values.astype(STORAGE_DTYPE).astype(np.float64)
     sketch.update(values)
-    flat = sketch.counts.reshape(-1)
-    columns = np.flatnonzero(flat)
-    return columns, flat[columns], [Moments.of(values[:, lo:hi]) for lo, hi in block_rows]
+    return (*sketch.sparse(), [Moments.of(values[:, lo:hi]) for lo, hi in block_rows])
 
 
 def default_chunk_samples(n_steps: int) -> int:

@@ -72,7 +72,7 @@ class StepStatistics:
         worker); moments merge seed block by seed block, in order."""
         for name in self.names:
             columns, counts, block_moments = result.statistics[name]
-            self.sketches[name].counts.reshape(-1)[columns] += counts
+            self.sketches[name].add_sparse(columns, counts)
             for moments in block_moments:
                 self.moments[name].merge(moments)
 
@@ -81,7 +81,7 @@ class StepStatistics:
         state = {}
         for name in self.names:
             m = self.moments[name]
-            columns, counts = _sparse(self.sketches[name].counts)
+            columns, counts = self.sketches[name].sparse()
             state[f"{name}.columns"], state[f"{name}.counts"] = columns, counts
             state[f"{name}.moments"] = np.concatenate([[m.count], m.mean, m.m2])
         return state
@@ -89,9 +89,8 @@ class StepStatistics:
     def restore(self, state: dict[str, np.ndarray]) -> None:
         """Load arrays written by `state`."""
         for name in self.names:
-            flat = self.sketches[name].counts.reshape(-1)
-            flat[:] = 0
-            flat[state[f"{name}.columns"]] = state[f"{name}.counts"]
+            self.sketches[name].counts[...] = 0
+            self.sketches[name].add_sparse(state[f"{name}.columns"], state[f"{name}.counts"])
             packed = state[f"{name}.moments"]
             t = (len(packed) - 1) // 2
             self.moments[name] = Moments(float(packed[0]), packed[1:1 + t].copy(),
@@ -115,13 +114,6 @@ class StepStatistics:
                                  attrs(v.units, f"{v.long_name}, SD over samples",
                                        v.description))
         return out
-
-
-def _sparse(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flat indices and values of the non-zero counts (a sketch is mostly empty)."""
-    flat = counts.reshape(-1)
-    columns = np.flatnonzero(flat)
-    return columns, flat[columns]
 
 
 def _length(name: str, n_steps: int) -> int:

@@ -319,8 +319,7 @@ def _stack(experiments: list[Experiment], datasets: list[xr.Dataset]) -> xr.Data
             name = param_name(key)
             if name in params and name not in ds:
                 missing[name] = ("sample", np.full(ds.sizes["sample"], prior.params["value"]),
-                                 {"config_key": key, "prior": prior.describe(),
-                                  "description": "Fixed in this scenario."})
+                                 param_attrs(experiment.scenario, key))
         filled.append(ds.assign(missing).assign(
             scenario_config=((), _config_json(experiment))).drop_attrs())
     stacked = xr.concat(filled, dim=SCENARIO, join="outer", fill_value=np.nan,

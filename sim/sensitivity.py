@@ -29,11 +29,11 @@ from scipy import stats
 from scipy.stats import qmc
 
 from . import __version__
+from .chunks import model_outputs
 from .collect import param_name
 from .config import Scenario, suggest
 from .errors import UserError
-from .metrics import derive
-from .model import Noise, run_model
+from .model import Noise
 from .sampling import (
     SEED_BLOCK_SAMPLES,
     draw_block,
@@ -209,14 +209,11 @@ def evaluate(scenario: Scenario, unit: np.ndarray, noise: Noise, outcome: Outcom
     -------
     ndarray, shape (s, m)
     """
-    grid = scenario.grid
-    days, years, weights = grid.days, grid.years_elapsed, grid.year_weights()
     parts = []
     for lo in range(0, unit.shape[0], ROWS_PER_EVALUATION):
         hi = min(unit.shape[0], lo + ROWS_PER_EVALUATION)
         p = parameters_from_unit(scenario.priors, unit[lo:hi])
-        result = derive(run_model(p, _noise_columns(noise, slice(lo, hi)), days, years,
-                                  scenario.loss_mode), p, days, years, weights)
+        result = model_outputs(scenario, p, _noise_columns(noise, slice(lo, hi)))
         parts.append(outcome.pick(result[outcome.name]))
     return np.concatenate(parts, axis=1)
 

@@ -87,6 +87,16 @@ class QuantileSketch:
         self.counts += np.bincount(columns.ravel(), minlength=self.counts.size).reshape(
             self.counts.shape)
 
+    def sparse(self) -> tuple[np.ndarray, np.ndarray]:
+        """Flat indices and values of the non-zero counts (a sketch is mostly empty)."""
+        flat = self.counts.reshape(-1)
+        columns = np.flatnonzero(flat)
+        return columns, flat[columns]
+
+    def add_sparse(self, columns: np.ndarray, counts: np.ndarray) -> None:
+        """Add counts given as by `sparse` (from another sketch of the same shape)."""
+        self.counts.reshape(-1)[columns] += counts
+
     def merge(self, other: QuantileSketch) -> None:
         """Add another sketch's counts (same series and accuracy)."""
         self.counts += other.counts
