@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -23,18 +24,53 @@ from .sampling import SEED_BLOCK_SAMPLES
 NETCDF_ENGINE = "h5netcdf"
 
 
-def read_text(path: str | Path) -> str:
-    """Read a UTF-8 text file, turning every failure into a one-line `ConfigError`."""
+MAX_TEXT_BYTES = 16 * 2**20
+"""Largest config, sweep, observation or series file read [bytes]: a cap, so that
+``/dev/zero`` or a huge file is refused instead of filling memory."""
+
+
+def regular_file_problem(path: str | Path) -> str | None:
+    """Why `path` cannot be read as an input file, or None when it is a regular file.
+
+    Only `os.stat` is used (a FIFO is never opened, so it cannot hang the caller).
+    """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        info = os.stat(path)
     except FileNotFoundError:
-        raise ConfigError(str(path), "", "file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(str(path), "", "expected a file, got a directory") from None
-    except UnicodeDecodeError:
-        raise ConfigError(str(path), "", "not UTF-8 text") from None
+        return "file not found"
+    except OSError as error:  # ELOOP (symlink loop), ENAMETOOLONG, EACCES, ...
+        return f"cannot read: {error.strerror}"
+    except ValueError:  # an embedded NUL byte
+        return "not a valid file name"
+    if stat.S_ISDIR(info.st_mode):
+        return "expected a file, got a directory"
+    if not stat.S_ISREG(info.st_mode):
+        return "expected a regular file, got a device, FIFO or socket"
+    if info.st_size > MAX_TEXT_BYTES:
+        return (f"file is {info.st_size / 2**20:.0f} MiB; input files are limited to "
+                f"{MAX_TEXT_BYTES // 2**20} MiB")
+    return None
+
+
+def read_text(path: str | Path) -> str:
+    """Read a UTF-8 input file, turning every failure into a one-line `ConfigError`.
+
+    Only regular files are opened, and at most `MAX_TEXT_BYTES` are read.
+    """
+    problem = regular_file_problem(path)
+    if problem is not None:
+        raise ConfigError(str(path), "", problem)
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_TEXT_BYTES + 1)
     except OSError as error:
         raise ConfigError(str(path), "", f"cannot read: {error.strerror}") from None
+    if len(data) > MAX_TEXT_BYTES:
+        raise ConfigError(str(path), "", f"file is larger than {MAX_TEXT_BYTES // 2**20} MiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "", "not UTF-8 text") from None
     if not text.strip():
         raise ConfigError(str(path), "", "file is empty")
     return text
