@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -21,12 +22,19 @@ from .errors import UserError
 LOCAL_SCHEDULERS = ("sync", "threads", "processes")
 
 
+ADDRESS = re.compile(r"(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})")
+"""A Dask scheduler address: tcp:// or tls://, a host, a port."""
+
+
 def check_scheduler(scheduler: str) -> None:
-    """Refuse an unknown scheduler name (addresses look like ``tcp://host:port``)."""
-    if scheduler in LOCAL_SCHEDULERS or "://" in scheduler:
+    """Refuse an unknown scheduler name or a malformed address (``tcp://host:port``)."""
+    if scheduler in LOCAL_SCHEDULERS:
         return
-    raise UserError(f"--scheduler: expected sync, threads, processes or an address such as "
-                    f"tcp://127.0.0.1:8786; got {scheduler!r}")
+    match = ADDRESS.fullmatch(scheduler)
+    if match and 1 <= int(match.group(3)) <= 65535:
+        return
+    raise UserError(f"--scheduler: expected sync, threads, processes or a Dask scheduler "
+                    f"address tcp://HOST:PORT (port 1-65535); got {scheduler!r}")
 
 
 def _dask():
@@ -84,7 +92,7 @@ def _client(distributed, scheduler: str, workers: int):
         return
     try:
         client = distributed.Client(scheduler, timeout="10s")
-    except OSError as error:
+    except (OSError, ValueError, TypeError) as error:
         raise UserError(f"--scheduler: cannot reach {scheduler}: {error}") from None
     with client:
         yield client

@@ -2,14 +2,17 @@
 
 Results stream into a Zarr store beside the output, ``OUT.partial.zarr``: each
 chunk of seed blocks is appended along ``sample``, then a checkpoint (blocks
-done, streaming statistics, the run's fingerprint) is written atomically. A run
-killed at any point loses at most the chunk in flight: ``--resume`` truncates the
-store to the last checkpoint and continues, and because every seed block owns
-its seeds the final file is identical to an uninterrupted run's. Only when the
-run is complete is the output created: the store renamed to ``OUT`` (``.zarr``)
-or converted to netCDF (``.nc``) through a temporary file. Zarr, not netCDF/HDF5,
-holds the partial run because each of its chunks is a separate file: a kill in
-mid-write damages at most that chunk, where it can corrupt an HDF5 file whole.
+done, a checksum per block, streaming statistics, the run's fingerprint and id)
+is written atomically (`sim.store`). A run stopped at any instant loses at most
+the chunk in flight: ``--resume`` checks the store against the checkpoint,
+recomputes damaged blocks, and continues; because every seed block owns its
+seeds the final file is identical to an uninterrupted run's. Only when the run
+is complete is the output created: the store renamed to ``OUT`` (``.zarr``) or
+converted to netCDF (``.nc``) through a temporary file. The whole run holds the
+output's lock (`sim.outputs.OutputLock`): one writer per output. Zarr, not
+netCDF/HDF5, holds the partial run because each of its chunks is a separate
+file: a kill in mid-write damages at most that chunk, where it can corrupt an
+HDF5 file whole.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, io
+from . import __version__, faults, io, outputs
 from .backends import map_ordered
 from .chunks import (
     STORAGE_DTYPE,
@@ -43,16 +47,28 @@ from .collect import (
     streamed_names,
 )
 from .config import Scenario
-from .errors import ResourceError, UserError
+from .errors import Interrupted, ResourceError, UserError
 from .sampling import SEED_BLOCK_SAMPLES, root_seed
 from .simulate import Progress, kept_bytes, statistics_bytes, timing_attrs, working_bytes
+from .store import (
+    StoreAppender,
+    block_checksums,
+    checkpoint_path,
+    clean_published,
+    create_store,
+    finish_store,
+    publish_store,
+    read_checkpoint,
+    remove_partial,
+    repair_store,
+    write_checkpoint,
+)
 from .units import SAMPLE
 from .variables import VARIABLES
 
 PARTIAL_SUFFIX = ".partial.zarr"
 SUMMARY_CHUNK_SAMPLES = 2**15
 """Default chunk of a streamed summary run (working set about 0.3 GB at 24 steps)."""
-OUTPUT_SUFFIXES = (".nc", ".zarr")
 
 
 def partial_path(out: str | Path) -> Path:
@@ -78,11 +94,14 @@ def run_to_file(scenario: Scenario, out: str | Path, *, keep: str = "full",
     ----------
     scenario : Scenario
     out : str or Path
-        Output file (netCDF-4) or directory (Zarr); created only when complete.
+        Output file (netCDF-4) or directory (Zarr); created only when complete. An
+        existing `out` is replaced only if this tool wrote it.
     keep : {"full", "summary"}
         See `sim.simulate`.
     resume : bool
-        Continue the partial run left by an interrupted run with the same settings.
+        Continue the partial run left by an interrupted run with the same settings:
+        the partial store is checked against its checkpoint, and blocks that are
+        missing or damaged are recomputed.
     scheduler, workers
         See `sim.backends.map_ordered`.
     chunk_samples : int, optional
@@ -101,44 +120,111 @@ def run_to_file(scenario: Scenario, out: str | Path, *, keep: str = "full",
     Raises
     ------
     UserError
-        Bad output name, nothing to resume, a partial run made with other settings.
+        Bad or foreign output, another writer on it, nothing to resume, a partial
+        run made with other settings or a damaged checkpoint.
+    Interrupted
+        On Ctrl-C, saying whether a partial run is kept for ``--resume``.
     """
     if keep not in KEEP_MODES:
         raise UserError(f"--keep: expected full or summary, got {keep!r}")
-    out = Path(out)
-    if out.suffix not in OUTPUT_SUFFIXES:
-        raise UserError(f"{out}: output must end in .nc (netCDF) or .zarr (Zarr store)")
-    io.check_writable(out, allow_directory=out.suffix == ".zarr")
+    out = outputs.check_output(out, "results", inputs=scenario.files)
     in_flight = 1 if scheduler == "sync" else 2 * (workers or 2)
     chunk_samples = chunk_samples or _chunk_samples(scenario, keep, max_memory, in_flight)
     _check_memory(scenario, keep, chunk_samples, in_flight, max_memory)
     _check_disk(scenario, keep, out)
-    root = root_seed(scenario.seed)
     store = partial_path(out)
+    with outputs.OutputLock(out):
+        try:
+            return _stream(scenario, out, store, keep, resume, scheduler, workers,
+                           chunk_samples, progress)
+        except KeyboardInterrupt:
+            if store.exists() and checkpoint_path(store).exists():
+                raise Interrupted(f"interrupted; the partial run is kept at {store}: run the "
+                                  "same command with --resume to continue it") from None
+            raise Interrupted("interrupted; no output written") from None
+
+
+def _stream(scenario: Scenario, out: Path, store: Path, keep: str, resume: bool,
+            scheduler: str, workers: int | None, chunk_samples: int,
+            progress: Progress | None) -> Path:
+    """The streamed run proper, under the output's lock."""
+    root = root_seed(scenario.seed)
     statistics = StepStatistics(streamed_names(keep), scenario.grid.n_steps)
     settings_hash = fingerprint(scenario, keep)
-    first_block = _prepare(store, resume, settings_hash, statistics)
+    state = _prepare(store, out, resume, settings_hash, statistics, scenario.samples)
+    if state.published:
+        return out
     started = time.perf_counter()
-    tasks = iter_tasks(scenario, root, chunk_samples, first_block,
-                       streamed=tuple(statistics.names), cast=scheduler != "sync")
-    appender = io.StoreAppender(store) if first_block else None
+    computed = 0
+    cast = scheduler != "sync"
+    streamed = tuple(statistics.names)
+    if state.damaged:  # recompute what the checksums rejected; statistics already have it
+        appender = StoreAppender(store)
+        repairs = iter_tasks(scenario, root, chunk_samples, streamed=streamed, cast=cast,
+                             blocks=state.damaged)
+        for result in map_ordered(compute_chunk, repairs, scheduler, workers):
+            _, data, _ = _chunk_arrays(scenario, keep, result)
+            appender.append(data, result.rows)
+            computed += result.rows[1] - result.rows[0]
+        _checkpoint(store, state, statistics)
+    tasks = iter_tasks(scenario, root, chunk_samples, state.blocks_done, streamed=streamed,
+                       cast=cast)
+    appender = StoreAppender(store) if state.blocks_done else None
     for result in map_ordered(compute_chunk, tasks, scheduler, workers):
-        appender = _append(store, appender, scenario, root, keep, result)
+        variables, data, axes = _chunk_arrays(scenario, keep, result)
+        if appender is None:
+            coords = {**coordinates(scenario, with_samples=False),
+                      SAMPLE: sample_coordinate(*result.rows)}
+            state.metadata = create_store(store, variables, coords,
+                                          provenance(scenario, root, keep), state.run_id)
+            faults.point("store-created")
+            appender = StoreAppender(store)
+        else:
+            appender.append(data, result.rows)
+        faults.point("chunk-written")
         statistics.add(result)
-        blocks_done = -(-result.rows[1] // SEED_BLOCK_SAMPLES)
-        io.write_checkpoint(store, {"fingerprint": np.array(settings_hash),
-                                    "blocks_done": np.array(blocks_done),
-                                    **statistics.state()})
+        state.checksums = np.concatenate([state.checksums,
+                                          block_checksums(data, axes, result.rows)])
+        state.blocks_done = -(-result.rows[1] // SEED_BLOCK_SAMPLES)
+        _checkpoint(store, state, statistics)
+        faults.point("checkpointed")
+        computed += result.rows[1] - result.rows[0]
         if progress is not None:
             progress(result.rows[1], scenario.samples)
-        del result  # free this chunk before the next one is computed
+        del result, variables, data  # free this chunk before the next one is computed
     seconds = time.perf_counter() - started
-    io.finish_store(store, statistics.data_vars(),
-                    {**provenance(scenario, root, keep),
-                     **timing_attrs(scenario.samples - first_block * SEED_BLOCK_SAMPLES,
-                                    seconds, scheduler),
-                     "complete": 1, "resumed_from_block": first_block})
-    return io.publish_store(store, out)
+    if state.blocks_done * SEED_BLOCK_SAMPLES < scenario.samples:
+        raise UserError(f"{store}: holds {state.blocks_done} seed blocks, fewer than the run's "
+                        f"{scenario.samples} samples need; rerun without --resume")
+    finish_store(store, statistics.data_vars(),
+                 {**provenance(scenario, root, keep),
+                  **timing_attrs(computed, seconds, scheduler),
+                  "complete": 1, "resumed_from_block": state.resumed_from,
+                  "repaired_blocks": len(state.damaged), "run_id": state.run_id})
+    return publish_store(store, out, state.run_id, io.write_netcdf)
+
+
+@dataclass
+class _State:
+    """Where a streamed run stands: its id, blocks done and their checksums."""
+
+    run_id: str
+    blocks_done: int = 0
+    checksums: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
+    metadata: str = ""
+    damaged: list[int] = field(default_factory=list)
+    resumed_from: int = 0
+    published: bool = False
+    fingerprint: str = ""
+
+
+def _checkpoint(store: Path, state: _State, statistics: StepStatistics) -> None:
+    write_checkpoint(store, {"fingerprint": np.array(state.fingerprint),
+                             "run_id": np.array(state.run_id),
+                             "blocks_done": np.array(state.blocks_done),
+                             "checksums": state.checksums,
+                             "metadata": np.array(state.metadata),
+                             **statistics.state()})
 
 
 def _chunk_samples(scenario: Scenario, keep: str, max_memory: int | None,
@@ -176,37 +262,51 @@ def _check_disk(scenario: Scenario, keep: str, out: Path) -> None:
             f"at most {fit} samples fit (or use --keep summary)")
 
 
-def _prepare(store: Path, resume: bool, settings_hash: str,
-             statistics: StepStatistics) -> int:
-    """Start afresh, or restore a partial run; return the first seed block to compute."""
+def _prepare(store: Path, out: Path, resume: bool, settings_hash: str,
+             statistics: StepStatistics, samples: int) -> _State:
+    """Start afresh, or restore a partial run: verify and repair its store."""
+    outputs.remove_stale_temps(out)
+    outputs.remove_stale_temps(store)
     if not resume:
-        io.remove_partial(store)
-        return 0
-    checkpoint = io.read_checkpoint(store)
+        remove_partial(store)
+        return _State(outputs.new_run_id(), fingerprint=settings_hash)
+    checkpoint = read_checkpoint(store)
     if checkpoint is None:
+        if store.exists():  # killed before its first checkpoint: nothing to keep
+            remove_partial(store)
+            return _State(outputs.new_run_id(), fingerprint=settings_hash)
         raise UserError(f"--resume: no partial run to resume at {store}")
     if str(checkpoint["fingerprint"]) != settings_hash:
         raise UserError(f"--resume: the partial run at {store} was made with other settings "
                         "(config, samples, seed, design or --keep); rerun without --resume")
+    run_id = str(checkpoint["run_id"])
+    if clean_published(store, out, run_id):  # stopped after publishing, while cleaning up
+        return _State(run_id, published=True)
+    if not store.is_dir() or store.is_symlink():
+        raise UserError(f"--resume: the checkpoint {checkpoint_path(store)} has no partial "
+                        f"store beside it ({store}); rerun without --resume")
     statistics.restore(checkpoint)
-    blocks_done = int(checkpoint["blocks_done"])
-    io.truncate_store(store, blocks_done * SEED_BLOCK_SAMPLES)
-    return blocks_done
+    blocks = int(checkpoint["blocks_done"])
+    checksums = np.asarray(checkpoint["checksums"], np.uint32)
+    if blocks < 0 or len(checksums) != blocks or blocks * SEED_BLOCK_SAMPLES >= (
+            samples + SEED_BLOCK_SAMPLES):
+        raise UserError(f"--resume: the checkpoint {checkpoint_path(store)} does not match "
+                        f"a run of {samples} samples; rerun without --resume")
+    damaged = repair_store(store, checkpoint, samples)
+    return _State(run_id, blocks, checksums, str(checkpoint["metadata"]), damaged,
+                  resumed_from=blocks, fingerprint=settings_hash)
 
 
-def _append(store: Path, appender: io.StoreAppender | None, scenario: Scenario, root,
-            keep: str, result: ChunkResult) -> io.StoreAppender:
-    """Write one chunk's per-sample variables; the first chunk also creates the store."""
-    lo, hi = result.rows
+def _chunk_arrays(scenario: Scenario, keep: str, result: ChunkResult
+                  ) -> tuple[dict, dict, dict]:
+    """A chunk's per-sample variables: (dims, values, attrs) by name, the values as
+    stored (with the ``sample`` coordinate), and each one's sample axis."""
     with np.errstate(over="ignore"):  # beyond float32's 3.4e38 is stored as inf
-        data_vars = {name: (DIMS[VARIABLES[name].layout],
+        variables = {name: (DIMS[VARIABLES[name].layout],
                             result.outputs[name].T.astype(STORAGE_DTYPE, copy=False),
                             VARIABLES[name].attrs) for name in kept_names(keep)}
-    data_vars.update(per_sample_extras(scenario, result.params, result.claims))
-    if appender is None:
-        coords = {**coordinates(scenario, with_samples=False), SAMPLE: sample_coordinate(lo, hi)}
-        io.create_store(store, data_vars, coords, provenance(scenario, root, keep))
-        return io.StoreAppender(store)
-    appender.append({name: values for name, (_, values, _) in data_vars.items()}
-                    | {SAMPLE: np.arange(lo, hi)}, (lo, hi))
-    return appender
+    variables.update(per_sample_extras(scenario, result.params, result.claims))
+    data = {name: values for name, (_, values, _) in variables.items()}
+    axes = {name: dims.index(SAMPLE) for name, (dims, _, _) in variables.items()}
+    data[SAMPLE], axes[SAMPLE] = np.arange(*result.rows), 0
+    return variables, data, axes

@@ -174,15 +174,25 @@ def chunk_samples_for_memory(n_steps: int, max_bytes: int) -> int:
 
 def iter_tasks(scenario: Scenario, root: np.random.SeedSequence, chunk_samples: int,
                first_block: int = 0, streamed: tuple[str, ...] = (),
-               cast: bool = False) -> Iterator[ChunkTask]:
-    """The run's chunks in order, from seed block `first_block` on."""
+               cast: bool = False, blocks: list[int] | None = None) -> Iterator[ChunkTask]:
+    """The run's chunks in order, from seed block `first_block` on, or only the seed
+    `blocks` listed (runs of consecutive blocks, for repairs)."""
     n = scenario.samples
     blocks_per_chunk = -(-chunk_samples // SEED_BLOCK_SAMPLES)
     n_blocks = -(-n // SEED_BLOCK_SAMPLES)
     points = design_points(scenario.design, n, len(uncertain_keys(scenario.priors)), root)
     factor = copula_factor_for(scenario.priors, scenario.correlations)
-    for first in range(first_block, n_blocks, blocks_per_chunk):
-        blocks = range(first, min(first + blocks_per_chunk, n_blocks))
-        lo, hi = first * SEED_BLOCK_SAMPLES, min(n, blocks.stop * SEED_BLOCK_SAMPLES)
-        yield ChunkTask(scenario, root, blocks, n,
+    if blocks is None:
+        ranges = [range(first, min(first + blocks_per_chunk, n_blocks))
+                  for first in range(first_block, n_blocks, blocks_per_chunk)]
+    else:
+        ranges = []
+        for block in sorted(blocks):
+            if ranges and ranges[-1].stop == block and len(ranges[-1]) < blocks_per_chunk:
+                ranges[-1] = range(ranges[-1].start, block + 1)
+            else:
+                ranges.append(range(block, block + 1))
+    for chunk in ranges:
+        lo, hi = chunk.start * SEED_BLOCK_SAMPLES, min(n, chunk.stop * SEED_BLOCK_SAMPLES)
+        yield ChunkTask(scenario, root, chunk, n,
                         None if points is None else points[lo:hi], factor, streamed, cast)

@@ -6,14 +6,17 @@ User errors (bad config, flag, path) print one line on stderr and exit 2.
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from . import __version__, io
+from . import __version__, io, outputs
 from .backends import check_scheduler
 from .batch import run_to_file
 from .config import load_scenario
@@ -23,12 +26,15 @@ from .sensitivity import ranked_table, sensitivity
 from .simulate import simulate
 from .summary import human, summarize
 
+REPORTER = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""A reporter's name: a bare TOML key."""
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one line, exit status 2."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def _nonnegative_int(text: str) -> int:
@@ -48,18 +54,30 @@ def _positive_int(text: str) -> int:
     return value
 
 
+MAX_WORKERS = 1024
+"""More workers than this is a typo; each holds chunks in memory."""
+
+
+def _workers(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_WORKERS} workers, got {text!r}")
+    return value
+
+
 def _memory_size(text: str) -> int:
     """Bytes from "2G", "512M", "1.5GB", "100000"."""
-    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
     cleaned = text.strip().upper().removesuffix("B").removesuffix("I")
     number, unit = (cleaned[:-1], cleaned[-1]) if cleaned[-1:] in units else (cleaned, "")
     try:
-        value = float(number) * units[unit]
+        value = float(number) * units.get(unit, 1)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a size such as 2G or 512M, got {text!r}"
                                          ) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive size, got {text!r}")
+    if not math.isfinite(value) or value < 1 or value > 2**60:
+        raise argparse.ArgumentTypeError(f"expected a size between 1 byte and 1 EiB, such as "
+                                         f"2G or 512M; got {text!r}")
     return int(value)
 
 
@@ -72,7 +90,7 @@ def _add_batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default="sync",
                         help="sync (default), threads, processes, or a Dask scheduler address "
                              "such as tcp://10.0.0.5:8786; results are identical")
-    parser.add_argument("--workers", type=_positive_int,
+    parser.add_argument("--workers", type=_workers,
                         help="worker processes or threads (default: the machine's cores)")
     parser.add_argument("--max-memory", type=_memory_size,
                         help="bound on the working set, e.g. 2G; chunks are sized to fit")
@@ -90,7 +108,7 @@ def _add_experiment_options(parser: argparse.ArgumentParser) -> None:
                              "per-step streaming quantiles")
     parser.add_argument("--scheduler", default="sync",
                         help="sync (default), threads, processes, or a Dask scheduler address")
-    parser.add_argument("--workers", type=_positive_int, help="parallel workers")
+    parser.add_argument("--workers", type=_workers, help="parallel workers")
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
@@ -213,12 +231,12 @@ def _run(args: argparse.Namespace) -> int:
     check_scheduler(args.scheduler)
     if args.resume and not args.out:
         raise UserError("--resume: needs --out, the file the interrupted run was writing")
-    if args.out:
-        io.check_writable(args.out, allow_directory=args.out.endswith(".zarr"))
+    if args.out is not None:
+        outputs.check_output(args.out, "results", inputs=scenario.files)
     bar = ProgressBar(enabled=not args.no_progress and sys.stderr.isatty())
     started = time.perf_counter()
     try:
-        if args.out:
+        if args.out is not None:
             path = run_to_file(scenario, args.out, keep=args.keep, resume=args.resume,
                                scheduler=args.scheduler, workers=args.workers,
                                chunk_samples=args.chunk_samples, max_memory=args.max_memory,
@@ -235,29 +253,30 @@ def _run(args: argparse.Namespace) -> int:
           f"{scenario.grid.step} steps from {scenario.grid.start}, {scenario.design} design, "
           f"seed {scenario.seed}, {seconds:.2f} s\n")
     print(summarize(ds))
-    if args.out:
+    if args.out is not None:
         print(f"\nwrote {path}")
     return 0
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.config, args.overrides)
-    if args.out:
-        io.check_writable(args.out)
+    if args.out is not None:
+        outputs.check_output(args.out, "results", inputs=scenario.files)
     ds = sensitivity(scenario, args.outcome, args.time, samples=args.samples, seed=args.seed,
                      log=args.log, rank_only=args.rank_only)
     print(ranked_table(ds))
-    if args.out:
-        print(f"\nwrote {io.write_netcdf(ds, args.out)}")
+    if args.out is not None:
+        print(f"\nwrote {io.write_results(ds, args.out)}")
     return 0
 
 
-def _run_experiments(experiments, args: argparse.Namespace) -> int:
+def _run_experiments(experiments, args: argparse.Namespace, inputs: list[str]) -> int:
     check_scheduler(args.scheduler)
     experiments = [replace(e, scenario=e.scenario.with_run(args.samples, args.seed))
                    for e in experiments]
-    if args.out:
-        io.check_writable(args.out, allow_directory=args.out.endswith(".zarr"))
+    if args.out is not None:
+        files = [*inputs, *(f for e in experiments for f in e.scenario.files)]
+        outputs.check_output(args.out, "results", inputs=files)
     bar = ProgressBar(enabled=not args.no_progress and sys.stderr.isatty())
     try:
         ds = run_experiments(experiments, keep=args.keep, scheduler=args.scheduler,
@@ -266,17 +285,17 @@ def _run_experiments(experiments, args: argparse.Namespace) -> int:
         bar.close()
     print(f"{len(experiments)} scenarios, {ds.attrs['wall_seconds']:.2f} s\n")
     print(comparison_text(ds))
-    if args.out:
+    if args.out is not None:
         print(f"\nwrote {io.write_results(ds, args.out)}")
     return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    return _run_experiments(load_sweep(args.file), args)
+    return _run_experiments(load_sweep(args.file), args, [args.file])
 
 
 def _compare(args: argparse.Namespace) -> int:
-    return _run_experiments(compare_experiments(args.configs), args)
+    return _run_experiments(compare_experiments(args.configs), args, args.configs)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -292,8 +311,9 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.config, args.overrides)
     observations = load_observations(args.observations, scenario.grid)
-    if args.out:
-        io.check_writable(args.out, allow_directory=args.out.endswith(".zarr"))
+    if args.out is not None:
+        outputs.check_output(args.out, "results",
+                             inputs=[*scenario.files, args.observations])
     ds = calibrate(scenario, observations, particles=args.particles, seed=args.seed,
                    method=args.method, moves=args.moves, log=print)
     print(f"\n{ds.attrs['calibration_method']}: {ds.attrs['stages']} stage(s), ESS per stage "
@@ -311,7 +331,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     print(checks.map(lambda x: f"{x:.1f}" if abs(x) < 100 else human(x)).to_string())
     print()
     print(summarize(ds))
-    if args.out:
+    if args.out is not None:
         print(f"\nwrote {io.write_results(ds, args.out)}")
     return 0
 
@@ -321,12 +341,21 @@ def _observations(args: argparse.Namespace) -> int:
 
     from .observations import monthly_totals, observations_toml, read_series
 
-    try:
-        first, last = (dt.date.fromisoformat(d) for d in (args.first, args.last))
-    except ValueError:
-        raise UserError("--from/--to: expected dates YYYY-MM-DD") from None
-    if args.log_sd <= 0:
-        raise UserError(f"--log-sd: expected a number > 0, got {args.log_sd}")
+    dates = []
+    for flag, text in (("--from", args.first), ("--to", args.last)):
+        try:
+            dates.append(dt.date.fromisoformat(text))
+        except ValueError:
+            raise UserError(f"{flag}: expected a date YYYY-MM-DD, got {text!r}") from None
+    first, last = dates
+    if first > last:
+        raise UserError(f"--from {first} is after --to {last}; expected --from <= --to")
+    if not (math.isfinite(args.log_sd) and args.log_sd > 0):
+        raise UserError(f"--log-sd: expected a finite number > 0, got {args.log_sd}")
+    if not REPORTER.fullmatch(args.reporter):
+        raise UserError(f"--reporter: expected a name of letters, digits, _ or - (at most 64), "
+                        f"got {args.reporter!r}")
+    outputs.check_output(args.out, "toml", inputs=[args.file])
     series = read_series(args.file, fill_gaps=args.fill_gaps)
     for start, end in series.gaps:
         state = "filled by interpolation" if args.fill_gaps else "not filled (--fill-gaps)"
@@ -337,7 +366,7 @@ def _observations(args: argparse.Namespace) -> int:
         raise UserError(f"{args.file}: {error}") from None
     text = observations_toml(totals, "casualties", args.log_sd, args.reporter,
                              f"{Path(args.file).name}, monthly totals")
-    path = io.write_text(text, args.out)
+    path = io.write_text(text, args.out, "observations")
     print(f"wrote {len(totals)} monthly observations to {path}")
     return 0
 
@@ -350,13 +379,22 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def one_line(text: str) -> str:
+    """`text` on one line: control characters (a newline in a path) shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``fiscal-sim`` and ``python -m sim``; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            # Numerical warnings from bad inputs precede the one-line error that names
+            # them; results are checked, so the warnings add nothing for the user.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return args.handler(args)
     except UserError as error:
-        print(f"fiscal-sim: error: {error}", file=sys.stderr)
+        print(f"fiscal-sim: error: {one_line(str(error))}", file=sys.stderr)
         return error.exit_status
     except KeyboardInterrupt:
         print("fiscal-sim: interrupted; no output written", file=sys.stderr)

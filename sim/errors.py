@@ -37,3 +37,9 @@ class OutputError(UserError):
 
 class ResourceError(UserError):
     """A run that would not fit in this machine's memory."""
+
+
+class Interrupted(UserError):
+    """A run stopped by Ctrl-C; the message says what was kept. Exit status 130."""
+
+    exit_status = 130

@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from . import io, plots
+from . import io, outputs, plots
 from .distributions import PriorError, prior_from_value
-from .errors import OutputError
+from .errors import ResourceError
 from .experiments import comparison_table
 from .schema import SCHEMA
 from .summary import claims_table, outcome_table, probability_table
@@ -140,23 +140,42 @@ def write_report(results: str | Path, out: str | Path | None = None) -> Path:
     import matplotlib.pyplot as plt
 
     results = Path(results)
+    ds = io.read_results(results, lazy=True)
+    target = outputs.check_output(out if out is not None else
+                                  results.with_name(results.stem + "_report"),
+                                  "directory", inputs=[results])
+    _check_memory(ds, results)
     ds = io.read_results(results)
-    target = Path(out) if out else results.with_name(results.stem + "_report")
-    if not target.parent.is_dir():
-        raise OutputError(f"{target}: directory {target.parent} does not exist")
-    with io.atomic_directory(target) as temp:
-        embedded = []
-        for stem, caption, draw in figures_for(ds):
-            ax = draw(ds)
-            for suffix in (".png", ".svg"):
-                ax.figure.savefig(temp / f"{stem}{suffix}", dpi=110)
-            plt.close(ax.figure)
-            embedded.append((stem, caption, (temp / f"{stem}.png").read_bytes()))
-        frames = summary_frames(ds)
-        frames["summary"].to_csv(temp / "summary.csv", index=False)
-        page = _html(ds, results, frames, assumptions(ds), embedded)
-        (temp / "index.html").write_text(page, encoding="utf-8")
+    with outputs.OutputLock(target):
+        outputs.remove_stale_temps(target)
+        with outputs.atomic_directory(target, "report") as temp:
+            embedded = []
+            for stem, caption, draw in figures_for(ds):
+                ax = draw(ds)
+                for suffix in (".png", ".svg"):
+                    ax.figure.savefig(temp / f"{stem}{suffix}", dpi=110)
+                plt.close(ax.figure)
+                embedded.append((stem, caption, (temp / f"{stem}.png").read_bytes()))
+            frames = summary_frames(ds)
+            frames["summary"].to_csv(temp / "summary.csv", index=False)
+            page = _html(ds, results, frames, assumptions(ds), embedded)
+            (temp / "index.html").write_text(page, encoding="utf-8")
     return target / "index.html"
+
+
+REPORT_MEMORY_FACTOR = 3
+"""A report holds the results and, for figures and quantiles, up to about two
+working copies of the largest variables."""
+
+
+def _check_memory(ds: xr.Dataset, results: Path) -> None:
+    """Refuse a report whose results would not fit in memory."""
+    need = REPORT_MEMORY_FACTOR * ds.nbytes
+    available = io.available_memory_bytes()
+    if need > available:
+        raise ResourceError(f"{results}: a report of these results needs about "
+                            f"{need / 2**30:.1f} GiB but {available / 2**30:.1f} GiB is "
+                            "available; rerun with fewer samples or --keep summary")
 
 
 _STYLE = """

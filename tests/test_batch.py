@@ -13,7 +13,8 @@ import xarray as xr
 
 import sim
 from sim.batch import partial_path, run_to_file
-from sim.io import read_checkpoint, read_results
+from sim.io import read_results
+from sim.store import read_checkpoint
 from sim.streaming import DEFAULT_RELATIVE_ACCURACY
 
 from .conftest import CONFIGS, TIMING_ATTRS, assert_same_run, run_cli
