@@ -193,9 +193,11 @@ def _stream(scenario: Scenario, out: Path, store: Path, keep: str, resume: bool,
             progress(result.rows[1], scenario.samples)
         del result, variables, data  # free this chunk before the next one is computed
     seconds = time.perf_counter() - started
-    if state.blocks_done * SEED_BLOCK_SAMPLES < scenario.samples:
-        raise UserError(f"{store}: holds {state.blocks_done} seed blocks, fewer than the run's "
-                        f"{scenario.samples} samples need; rerun without --resume")
+    stored = {array.shape[array.attrs["_ARRAY_DIMENSIONS"].index(SAMPLE)]
+              for array in StoreAppender(store).arrays.values()}
+    if stored != {scenario.samples} or len(state.checksums) != state.blocks_done:
+        raise UserError(f"{store}: holds {sorted(stored)} samples in {state.blocks_done} seed "
+                        f"blocks, not the run's {scenario.samples}; rerun without --resume")
     finish_store(store, statistics.data_vars(),
                  {**provenance(scenario, root, keep),
                   **timing_attrs(computed, seconds, scheduler),

@@ -21,7 +21,7 @@ import xarray as xr
 from . import faults, outputs
 from .errors import ConfigError, UserError
 from .sampling import SEED_BLOCK_SAMPLES
-from .store import ZARR_FORMAT
+from .store import ZARR_FORMAT, damaged_arrays, seal
 
 NETCDF_ENGINE = "h5netcdf"
 
@@ -134,8 +134,9 @@ def write_results(ds: xr.Dataset, path: str | Path) -> Path:
         if target.suffix != ".zarr":
             return write_netcdf(ds, target, run_id)
         with outputs.atomic_directory(target, None, run_id) as temp:
-            _stamped(ds, run_id).to_zarr(temp, mode="w", consolidated=True,
+            _stamped(ds, run_id).to_zarr(temp, mode="w", consolidated=False,
                                          zarr_format=ZARR_FORMAT)
+            seal(temp, {})
     return target
 
 
@@ -189,6 +190,12 @@ def read_results(path: str | Path, lazy: bool = False) -> xr.Dataset:
                         f"{missing[0]}")
     if lazy:
         return ds
+    if path.is_dir():
+        damaged = damaged_arrays(path, json.loads(ds.attrs.get("array_checksums", "{}")))
+        if damaged:
+            raise UserError(f"{path}: damaged: {', '.join(damaged[:3])}"
+                            f"{' and others' if len(damaged) > 3 else ''} "
+                            "missing or failing their checksum")
     try:
         return ds.load()
     except Exception as error:  # a failed checksum, a missing or garbled chunk

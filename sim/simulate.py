@@ -78,7 +78,14 @@ def check_memory(scenario: Scenario, samples: int, chunk_samples: int,
     if total <= available_bytes:
         return
     per_sample = (need(2 * samples) - total) / samples
-    fit = max(0, int((available_bytes - (total - per_sample * samples)) // per_sample))
+    fixed = total - per_sample * samples
+    if fixed > available_bytes / 2:
+        raise ResourceError(
+            f"{scenario.path}: {in_flight} chunk(s) of {chunk_samples} samples in flight need "
+            f"{fixed / 2**30:.1f} GiB before any results are kept, but "
+            f"{available_bytes / 2**30:.1f} GiB is available; use fewer --workers or a "
+            "smaller --chunk-samples")
+    fit = max(0, int((available_bytes - fixed) // per_sample))
     hint = "" if keep == "summary" else " (or use --keep summary)"
     raise ResourceError(
         f"{scenario.path}: run.samples: {samples} samples need {total / 2**30:.1f} GiB but "

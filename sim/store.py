@@ -158,7 +158,7 @@ def read_checkpoint(store: Path) -> dict | None:
         return None
     problem = None
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as file, np.load(file, allow_pickle=False) as data:
             checkpoint = {name: data[name] for name in data.files}
         missing = [key for key in CHECKPOINT_KEYS if key not in checkpoint]
         if missing:
@@ -268,15 +268,58 @@ def remove_partial(store: Path) -> None:
 def finish_store(store: Path, data_vars: dict, attrs: dict) -> None:
     """Add the streaming statistics and the final attrs (which mark it complete), and
     consolidate the metadata. Idempotent: a repeat overwrites the same values."""
-    import zarr
 
     xr.Dataset(data_vars).to_zarr(store, mode="a", consolidated=False)
+    seal(store, attrs)
+    faults.point("finished")
+
+
+def seal(store: Path, attrs: dict) -> None:
+    """Record the final attrs, the list of data variables and a checksum of every
+    array in a complete store, then consolidate its metadata."""
+    import zarr
+
     group = zarr.open_group(str(store), mode="r+")
-    names = sorted(name for name, _ in group.arrays())
-    group.attrs.update({**attrs, "data_variables": json.dumps(names)})
+    arrays = dict(group.arrays())
+    coordinates = {name for array in arrays.values()
+                   for name in str(array.attrs.get("coordinates", "")).split()}
+    dims = {dim for array in arrays.values() for dim in array.attrs.get("_ARRAY_DIMENSIONS", [])}
+    variables = sorted(set(arrays) - coordinates - dims)
+    group.attrs.update({**attrs, "data_variables": json.dumps(variables),
+                        "array_checksums": json.dumps(array_checksums(store))})
     faults.point("statistics-written")
     zarr.consolidate_metadata(str(store))
-    faults.point("finished")
+
+
+def array_checksums(store: Path) -> dict[str, int]:
+    """CRC-32 of the stored values of every array of a Zarr store, by name.
+
+    Raises
+    ------
+    Exception
+        Whatever Zarr raises for a chunk file it cannot decode.
+    """
+    import zarr
+
+    group = zarr.open_group(str(store), mode="r")
+    sums = {}
+    for name, array in sorted(group.arrays()):
+        values = np.asarray(array[...])
+        if values.dtype == object:  # variable-length strings
+            data = "\x00".join(map(str, values.ravel())).encode()
+        else:
+            data = np.ascontiguousarray(values).data
+        sums[name] = zlib.crc32(data)
+    return sums
+
+
+def damaged_arrays(store: Path, expected: dict[str, int]) -> list[str]:
+    """Arrays of a complete store that are missing or whose values fail their checksum."""
+    try:
+        found = array_checksums(store)
+    except Exception:  # an undecodable chunk: find which array, one at a time
+        found = {}
+    return sorted(name for name, crc in expected.items() if found.get(name) != crc)
 
 
 def publish_store(store: Path, out: Path, run_id: str, write_netcdf) -> Path:
