@@ -121,7 +121,9 @@ def test_stopped_run_resumes_to_the_same_result(tmp_path, capsys, references, ph
     assert not lock_path(out).exists() or action == "kill"
     resumed = run_cli(*argv, "--resume", capsys=capsys)
     assert resumed[0] == 0, resumed[2]
-    _same_numbers(read_results(out), references[(suffix, keep, label)])
+    result = read_results(out)
+    _same_numbers(result, references[(suffix, keep, label)])
+    assert result.sizes["sample"] == SAMPLES[label] and result.attrs["samples_per_second"] >= 0
     assert _leftovers(tmp_path, out) == [], "temporary files, store or lock left behind"
 
 
