@@ -202,7 +202,8 @@ def _stream(scenario: Scenario, out: Path, store: Path, keep: str, resume: bool,
                  {**provenance(scenario, root, keep),
                   **timing_attrs(computed, seconds, scheduler),
                   "complete": 1, "resumed_from_block": state.resumed_from,
-                  "repaired_blocks": len(state.damaged), "run_id": state.run_id})
+                  "repaired_blocks": len(state.damaged), "run_id": state.run_id},
+                 checksums=out.suffix == ".zarr")
     return publish_store(store, out, state.run_id, io.write_netcdf)
 
 

@@ -265,18 +265,20 @@ def remove_partial(store: Path) -> None:
 # ---------------------------------------------------------------- finishing and publishing
 
 
-def finish_store(store: Path, data_vars: dict, attrs: dict) -> None:
+def finish_store(store: Path, data_vars: dict, attrs: dict, checksums: bool) -> None:
     """Add the streaming statistics and the final attrs (which mark it complete), and
-    consolidate the metadata. Idempotent: a repeat overwrites the same values."""
+    consolidate the metadata. Idempotent: a repeat overwrites the same values.
 
+    `checksums`: record a checksum of every array (for a store that will be the
+    output; a netCDF output has its own)."""
     xr.Dataset(data_vars).to_zarr(store, mode="a", consolidated=False)
-    seal(store, attrs)
+    seal(store, attrs, checksums)
     faults.point("finished")
 
 
-def seal(store: Path, attrs: dict) -> None:
-    """Record the final attrs, the list of data variables and a checksum of every
-    array in a complete store, then consolidate its metadata."""
+def seal(store: Path, attrs: dict, checksums: bool = True) -> None:
+    """Record the final attrs, the list of data variables and (if `checksums`) a
+    checksum of every array in a complete store, then consolidate its metadata."""
     import zarr
 
     group = zarr.open_group(str(store), mode="r+")
@@ -285,8 +287,9 @@ def seal(store: Path, attrs: dict) -> None:
                    for name in str(array.attrs.get("coordinates", "")).split()}
     dims = {dim for array in arrays.values() for dim in array.attrs.get("_ARRAY_DIMENSIONS", [])}
     variables = sorted(set(arrays) - coordinates - dims)
-    group.attrs.update({**attrs, "data_variables": json.dumps(variables),
-                        "array_checksums": json.dumps(array_checksums(store))})
+    group.attrs.update({**attrs, "data_variables": json.dumps(variables)})
+    if checksums:
+        group.attrs["array_checksums"] = json.dumps(array_checksums(store))
     faults.point("statistics-written")
     zarr.consolidate_metadata(str(store))
 
