@@ -388,11 +388,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``fiscal-sim`` and ``python -m sim``; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        with warnings.catch_warnings():
-            # Numerical warnings from bad inputs precede the one-line error that names
-            # them; results are checked, so the warnings add nothing for the user.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return args.handler(args)
+        # Warnings are held back until the command succeeds: a bad input gives its one
+        # line, not numerical warnings first.
+        with warnings.catch_warnings(record=True) as caught:
+            status = args.handler(args)
+        for warning in caught:
+            warnings.showwarning(warning.message, warning.category, warning.filename,
+                                 warning.lineno)
+        return status
     except UserError as error:
         print(f"fiscal-sim: error: {one_line(str(error))}", file=sys.stderr)
         return error.exit_status
