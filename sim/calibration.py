@@ -22,13 +22,14 @@ import numpy as np
 import xarray as xr
 from scipy import special, stats
 
-from .chunks import ChunkResult, model_outputs
+from . import io
+from .chunks import WORKING_ARRAYS, ChunkResult, model_outputs
 from .claims import claim_values, claim_weights
 from .collect import MemoryCollector
-from .config import Scenario
-from .errors import UserError
+from .config import Scenario, suggest
+from .errors import ResourceError, UserError
 from .model import Noise
-from .observations import ObservationSet, load_observations
+from .observations import ERROR_MODELS, ObservationSet, load_observations
 from .sampling import (
     NOISE_SWITCH,
     active_noise,
@@ -37,7 +38,9 @@ from .sampling import (
     root_seed,
     uncertain_keys,
 )
-from .simulate import timing_attrs
+from .schema import CLAIM_QUANTITIES
+from .sensitivity import format_bytes
+from .simulate import kept_bytes, timing_attrs
 
 CALIBRATION_SPAWN_KEY = 2**32 + 3
 TARGET_ESS = 0.5
@@ -69,6 +72,13 @@ class Latent:
         return len(self.params) + len(self.bias) + len(self.noise) * self.steps
 
 
+def _latent(scenario: Scenario, observations: ObservationSet) -> Latent:
+    """The latent layout: uncertain priors, uncertain reporting biases, active shocks."""
+    return Latent(uncertain_keys(scenario.priors),
+                  [k for k, p in observations.bias.items() if not p.is_fixed],
+                  active_noise(scenario.priors), scenario.grid.n_steps)
+
+
 @dataclass
 class Posterior:
     """Particles at beta = 1, with diagnostics."""
@@ -86,9 +96,7 @@ class Likelihood:
     def __init__(self, scenario: Scenario, observations: ObservationSet):
         self.scenario, self.observations = scenario, observations
         grid = scenario.grid
-        self.latent = Latent(uncertain_keys(scenario.priors),
-                             [k for k, p in observations.bias.items() if not p.is_fixed],
-                             active_noise(scenario.priors), grid.n_steps)
+        self.latent = _latent(scenario, observations)
         self.weights = [claim_weights(grid, o.claim) for o in observations.observations]
         self.copula = copula_factor_for(scenario.priors, scenario.correlations)
 
@@ -223,9 +231,136 @@ def importance(likelihood: Likelihood, particles: int, rng: np.random.Generator
     return Posterior(z[index], loglik[index], [stage], log_evidence, "importance")
 
 
+# ---------------------------------------------------------------- refusals up front
+
+FLOAT_BYTES = 8
+"""Bytes of a float64 or int64 element: every per-particle array is one or the other."""
+
+LIKELIHOOD_TEMPORARIES = 12
+"""Upper bound on (N,) arrays alive at once besides the inputs and the model outputs
+while the likelihood is evaluated (the residual, the log density, masks, the total)."""
+
+STAGE_TEMPORARIES = 8
+"""Upper bound on (N,) arrays of a tempering stage: weights, their cumulative sum,
+the resampling grid and indices, the sorted copy `numpy.unique` makes."""
+
+
+def calibration_memory_bytes(scenario: Scenario, observations: ObservationSet,
+                             particles: int, method: str = "smc") -> int:
+    """Peak bytes that `calibrate` allocates for `particles` particles (an upper bound).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    observations : ObservationSet
+    particles : int
+        Particles N.
+    method : {"smc", "importance"}
+
+    Returns
+    -------
+    int
+
+    Notes
+    -----
+    Bytes of float64 (8) per particle, with D the latent dimension (d uncertain priors,
+    the uncertain reporting biases and A K shocks), P priors, B reporting biases, O
+    observations, C claims and W = `sim.chunks.WORKING_ARRAYS` arrays of K + 1 steps:
+
+    - one likelihood evaluation, every particle at once: L = 2d + P + B + A K
+      + W (K + 1) + O + 12 (uniforms and parameters, biases, shocks, the model's
+      working set, the modelled observations and temporaries);
+    - SMC: the particles z and 3 D more while a pCN proposal is formed, then z, the
+      proposal and L while it is scored: D + max(3 D, D + L, D + 8) + 2; importance:
+      D + max(L, D + 8) + 2 (the resampled copy of z);
+    - the output: z, one more evaluation's inputs and outputs kept in float64 (L),
+      the claims C and 3 O for the predictive checks, plus the Dataset's float32
+      arrays (`sim.simulate.kept_bytes`).
+
+    The model dominates: 8 W (K + 1) = 13.9 KiB of the 21.4 KiB per particle of
+    ``configs/calibration_2024.toml`` (K = 36 monthly steps, D = 130).
+    """
+    n, lat = particles, _latent(scenario, observations)
+    k, d, dim = scenario.grid.n_steps, len(lat.params), lat.size
+    likelihood = (2 * d + len(scenario.priors) + len(observations.bias)
+                  + len(lat.noise) * k + WORKING_ARRAYS * (k + 1)
+                  + len(observations.observations) + LIKELIHOOD_TEMPORARIES)
+    if scenario.correlations:
+        likelihood += 2 * d  # the copula's normal scores and correlated uniforms
+    if method == "smc":
+        sampling = dim + max(3 * dim, dim + likelihood, dim + STAGE_TEMPORARIES) + 2
+    else:
+        sampling = dim + max(likelihood, dim + STAGE_TEMPORARIES) + 2
+    output = (dim + likelihood + len(scenario.claims)
+              + 3 * len(observations.observations) + 2)
+    return int(FLOAT_BYTES * n * max(sampling, output) + kept_bytes(scenario, n, "full"))
+
+
+def check_calibration_memory(scenario: Scenario, observations: ObservationSet,
+                             particles: int, available_bytes: int,
+                             method: str = "smc") -> None:
+    """Refuse up front a calibration that would not fit in `available_bytes`.
+
+    Raises
+    ------
+    ResourceError
+        One line naming ``--particles``, what the run needs and how many particles fit.
+    """
+    def need(n):
+        return calibration_memory_bytes(scenario, observations, n, method)
+
+    total = need(particles)
+    if total <= available_bytes:
+        return
+    lat = _latent(scenario, observations)
+    head = (f"--particles: {particles} particles need {format_bytes(total)} ({lat.size} "
+            f"latent dimensions, {scenario.grid.n_steps} steps of model outputs each) but "
+            f"{format_bytes(available_bytes)} is available")
+    if need(2) > available_bytes:
+        raise ResourceError(f"{head}; not even 2 particles fit")
+    low, high = 2, particles - 1  # need(low) fits; find the largest n <= high that does
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if need(middle) <= available_bytes else (low, middle - 1)
+    raise ResourceError(f"{head}; at most {low} particles fit")
+
+
+def check_observations(scenario: Scenario, observations: ObservationSet) -> None:
+    """Check observations against the scenario they are to calibrate.
+
+    `sim.observations.load_observations` checks a file against a grid; this checks an
+    `ObservationSet` however it was built against the scenario's horizon, and that
+    each reporter has a bias prior, so that a mismatch is one line, not a traceback
+    or a silently wrong likelihood.
+
+    Raises
+    ------
+    UserError
+        Naming the observation file, the observation's label and what was expected.
+    """
+    grid = scenario.grid
+    horizon = f"the horizon {grid.start} to {grid.end} of {scenario.path}"
+    for o in observations.observations:
+        c, where = o.claim, f"{observations.path}: {o.claim.label}"
+        if c.quantity not in CLAIM_QUANTITIES:
+            raise UserError(f"{where}: unknown quantity {c.quantity!r}"
+                            f"{suggest(c.quantity, CLAIM_QUANTITIES)}")
+        if c.date is not None and not grid.start <= c.date <= grid.end:
+            raise UserError(f"{where}: {c.date} is outside {horizon}")
+        if c.date is None and not (c.start is not None and c.end is not None
+                                   and grid.start <= c.start < c.end <= grid.end):
+            raise UserError(f"{where}: {c.start} to {c.end} is outside {horizon}")
+        if o.error not in ERROR_MODELS or not (np.isfinite(o.scale) and o.scale > 0):
+            raise UserError(f"{where}: expected an error model ({', '.join(ERROR_MODELS)}) "
+                            f"with a finite scale > 0, got {o.error} = {o.scale!r}")
+        if o.reporter and o.reporter not in observations.bias:
+            raise UserError(f"{where}: no [bias] prior named {o.reporter!r}"
+                            f"{suggest(o.reporter, observations.bias)}")
+
+
 def calibrate(scenario: Scenario, observations: ObservationSet | str, *, particles: int = 4000,
               seed: int | None = None, method: str = "smc", moves: int = 5,
-              log=None) -> xr.Dataset:
+              log=None, available_bytes: int | None = None) -> xr.Dataset:
     """Condition a scenario on observations and forecast to its horizon.
 
     Parameters
@@ -239,9 +374,13 @@ def calibrate(scenario: Scenario, observations: ObservationSet | str, *, particl
         Root seed; default the scenario's.
     method : {"smc", "importance"}
     moves : int
-        pCN moves per tempering stage.
+        pCN moves per tempering stage, at least 1.
     log : callable, optional
         Called with one line per stage.
+    available_bytes : int, optional
+        Memory budget [bytes]; default: the memory this machine has available now.
+        A calibration whose `calibration_memory_bytes` exceeds it is refused before
+        anything is computed.
 
     Returns
     -------
@@ -250,13 +389,30 @@ def calibrate(scenario: Scenario, observations: ObservationSet | str, *, particl
         particles (on ``sample``), plus ``prior_p5/p50/p95`` and ``posterior_p5/p50/p95``
         on ``parameter``, posterior predictive checks on ``observation``, and the
         diagnostics in attrs (stages, ESS, acceptance, log evidence).
+
+    Raises
+    ------
+    UserError
+        Fewer than 2 particles or 1 move, an unknown method, or observations that do
+        not fit the scenario (`check_observations`).
+    ResourceError
+        If the calibration would not fit in `available_bytes`; says how many
+        particles would.
     """
     if method not in ("smc", "importance"):
         raise UserError(f"--method: expected smc or importance, got {method!r}")
+    if particles < 2:
+        raise UserError(f"--particles: expected at least 2 particles, got {particles}")
+    if moves < 1:
+        raise UserError(f"--moves: expected at least 1 move per stage, got {moves}")
     if not isinstance(observations, ObservationSet):
         observations = load_observations(observations, scenario.grid)
+    check_observations(scenario, observations)
     seed = scenario.seed if seed is None else seed
     scenario = scenario.with_run(samples=particles, seed=seed, design="random")
+    if available_bytes is None:
+        available_bytes = io.available_memory_bytes()
+    check_calibration_memory(scenario, observations, particles, available_bytes, method)
     root = root_seed(seed)
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
         root.entropy, spawn_key=(CALIBRATION_SPAWN_KEY,))))

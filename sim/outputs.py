@@ -159,6 +159,9 @@ def check_output(path: str | Path, kind: str, inputs: Iterable[str | Path] = (),
         raise OutputError(f"{flag}: {text!r}: a file name with control characters")
     target = Path(text)
     endings = FORMATS[kind]
+    if kind != "directory" and target.suffix != ".zarr" and target.is_dir():
+        raise OutputError(f"{flag}: {target} is a directory; expected a file name ending in "
+                          f"{' or '.join(endings)}")
     if endings and target.suffix not in endings:
         raise OutputError(f"{flag}: {target}: expected a name ending in "
                           f"{' or '.join(endings)} for the format written")
@@ -174,8 +177,6 @@ def check_output(path: str | Path, kind: str, inputs: Iterable[str | Path] = (),
             raise OutputError(f"{flag}: {target} {what} {name}; the tool never replaces it; "
                               "choose a new name")
     if target.is_symlink() or target.exists():
-        if kind != "directory" and target.is_dir() and target.suffix != ".zarr":
-            raise OutputError(f"{flag}: {target} is a directory; expected a file name")
         if kind in ("results",) and target.suffix == ".zarr" and not target.is_dir():
             raise OutputError(f"{flag}: {target} is a file; a .zarr output is a directory")
         if kind == "directory" and not target.is_dir():

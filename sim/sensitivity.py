@@ -28,14 +28,15 @@ import xarray as xr
 from scipy import stats
 from scipy.stats import qmc
 
-from . import __version__
-from .chunks import model_outputs
+from . import __version__, io
+from .chunks import WORKING_ARRAYS, default_chunk_samples, model_outputs
 from .collect import param_name
 from .config import Scenario, suggest
-from .errors import UserError
+from .errors import ResourceError, UserError
 from .model import Noise
 from .sampling import (
     SEED_BLOCK_SAMPLES,
+    active_noise,
     draw_block,
     noise_for,
     parameters_from_unit,
@@ -43,7 +44,7 @@ from .sampling import (
     uncertain_keys,
 )
 from .schema import key_spec
-from .simulate import simulate
+from .simulate import memory_needed_bytes, simulate
 from .summary import human
 from .units import SAMPLE, TIME, TIME_BOUND, YEAR, attrs
 from .variables import BOUND, PER_SAMPLE, STEP, VARIABLES, YEARLY
@@ -92,14 +93,18 @@ class Outcome:
     log: bool
 
     def pick(self, values: np.ndarray) -> np.ndarray:
-        """From a time-major (T, n) or (n,) array, the analysed (s, n) block."""
+        """From a time-major (T, n) or (n,) array, the analysed (s, n) block.
+
+        One position is copied out, so the block does not keep the whole (T, n)
+        array alive.
+        """
         values = np.asarray(values, dtype=np.float64)
         if self.dim is None:
             picked = values[None, :]
         elif self.index is None:
             picked = values
         else:
-            picked = values[self.index][None, :]
+            picked = values[self.index:self.index + 1].copy()
         if self.log:
             if np.any(picked <= 0):
                 raise UserError(f"--log: {self.name} has values <= 0; its log is undefined")
@@ -132,7 +137,8 @@ def select_outcome(scenario: Scenario, name: str, time: str | dt.date | None = N
         One line naming the flag and what was expected.
     """
     if name not in VARIABLES:
-        raise UserError(f"--outcome: unknown output {name!r}{suggest(name, VARIABLES)}")
+        raise UserError(f"--outcome: unknown output {name!r}{suggest(name, VARIABLES)}; "
+                        f"expected one of: {', '.join(VARIABLES)}")
     dim = _DIMS[VARIABLES[name].layout]
     if dim is None:
         if time is not None:
@@ -147,12 +153,18 @@ def select_outcome(scenario: Scenario, name: str, time: str | dt.date | None = N
 
 def _position(scenario: Scenario, dim: str, time: str | dt.date) -> int:
     grid = scenario.grid
+    if isinstance(time, dt.datetime):
+        time = time.date()
     try:
         day = time if isinstance(time, dt.date) else dt.date.fromisoformat(time)
-    except ValueError:
+    except (TypeError, ValueError):
         raise UserError(f"--time: expected a date (YYYY-MM-DD) or 'all', got {time!r}") from None
-    if not grid.start <= day <= grid.end or (dim == TIME and day == grid.end):
-        raise UserError(f"--time: {day} is outside the horizon {grid.start} to {grid.end}")
+    # Steps and years hold the days from their start up to, not including, the horizon's
+    # end; only stocks (on step boundaries) have a value at the end itself.
+    if not grid.start <= day <= grid.end or (dim != TIME_BOUND and day == grid.end):
+        end = "" if dim == TIME_BOUND else " (end excluded)"
+        raise UserError(f"--time: {day} is outside the horizon {grid.start} to {grid.end}"
+                        f"{end}")
     if dim == YEAR:
         return int(day.year - grid.calendar_years()[0])
     target = np.datetime64(day, "D")
@@ -192,8 +204,8 @@ def _noise_columns(noise: Noise, columns: np.ndarray | slice) -> Noise:
                    (noise.recruitment, noise.losses, noise.fx)))
 
 
-def evaluate(scenario: Scenario, unit: np.ndarray, noise: Noise, outcome: Outcome
-             ) -> np.ndarray:
+def evaluate(scenario: Scenario, unit: np.ndarray, noise: Noise, outcome: Outcome,
+             period: int | None = None) -> np.ndarray:
     """The outcome for each row of `unit` with the matching noise column.
 
     Parameters
@@ -202,8 +214,12 @@ def evaluate(scenario: Scenario, unit: np.ndarray, noise: Noise, outcome: Outcom
     unit : ndarray, shape (m, d)
         Independent uniforms, one column per uncertain prior.
     noise : Noise
-        Innovations, (K, m) each: column j goes with row j.
+        Innovations, (K, m) each: column j goes with row j; or, with `period`,
+        (K, period) each: column j % period goes with row j.
     outcome : Outcome
+    period : int, optional
+        Noise paths, reused cyclically along the rows (each chunk gathers its own
+        columns, so the repeated noise is never held in full).
 
     Returns
     -------
@@ -212,9 +228,11 @@ def evaluate(scenario: Scenario, unit: np.ndarray, noise: Noise, outcome: Outcom
     parts = []
     for lo in range(0, unit.shape[0], ROWS_PER_EVALUATION):
         hi = min(unit.shape[0], lo + ROWS_PER_EVALUATION)
+        columns = slice(lo, hi) if period is None else np.arange(lo, hi) % period
         p = parameters_from_unit(scenario.priors, unit[lo:hi])
-        result = model_outputs(scenario, p, _noise_columns(noise, slice(lo, hi)))
+        result = model_outputs(scenario, p, _noise_columns(noise, columns))
         parts.append(outcome.pick(result[outcome.name]))
+        del p, result  # free this chunk's outputs before the next chunk is computed
     return np.concatenate(parts, axis=1)
 
 
@@ -370,13 +388,151 @@ def rank_correlations(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndar
     return spearman, prcc
 
 
+# ---------------------------------------------------------------- memory
+
+
+FLOAT_BYTES = 8
+"""Bytes of a float64 or int64 element: every array of the analysis is one or the other."""
+
+RANK_ARRAYS = 7
+"""Upper bound on (n, d + 1) float64 arrays alive while ranks are correlated (the
+parameters, their ranks, `scipy.stats.rankdata`'s sort workspace, the stacked ranks)."""
+
+QUANTILE_COPIES = 4
+"""Copies of the bootstrap's (R, s, d) indices alive at once: first and total order,
+as collected and as concatenated for the quantiles."""
+
+
+def outcome_size(scenario: Scenario, outcome: Outcome) -> int:
+    """Values analysed per sample, s: 1, or every step, boundary or year with ``"all"``."""
+    if outcome.dim is None or outcome.index is not None:
+        return 1
+    grid = scenario.grid
+    return {TIME: grid.n_steps, TIME_BOUND: grid.n_steps + 1,
+            YEAR: len(grid.calendar_years())}[outcome.dim]
+
+
+def _evaluation_bytes(scenario: Scenario, rows: int, s: int) -> int:
+    """Peak bytes of `evaluate` over `rows` rows with cyclic noise columns."""
+    k, chunk = scenario.grid.n_steps, min(rows, ROWS_PER_EVALUATION)
+    per_chunk_row = (WORKING_ARRAYS * (k + 1) + len(scenario.priors)
+                     + len(active_noise(scenario.priors)) * k + 2 + s)
+    return FLOAT_BYTES * (chunk * per_chunk_row + 2 * s * rows)
+
+
+def sensitivity_memory_bytes(scenario: Scenario, samples: int, outcome: Outcome, *,
+                             rank_only: bool = False, resamples: int = 999) -> int:
+    """Peak bytes that `sensitivity` allocates for `samples` base samples (an upper bound).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    samples : int
+        Base samples n.
+    outcome : Outcome
+        From `select_outcome`: s values per sample are analysed (`outcome_size`).
+    rank_only : bool
+        Without the Sobol design.
+    resamples : int
+        Bootstrap resamples R.
+
+    Returns
+    -------
+    int
+
+    Notes
+    -----
+    Bytes of float64 (8) with d uncertain priors, K steps, A noise processes, P priors,
+    the run's largest phase plus the noise paths (8 A K n), which live throughout:
+
+    - noise drawn: 2 x 8 A K n (the blocks and their concatenation);
+    - Sobol evaluation: the design 8 (2d + d^2) n (A, B and every AB_i), f_A and f_B
+      8 (2s) n, and `evaluate` over d n rows: 8 (2 s d n) for its parts and their
+      concatenation, plus one chunk of c = min(d n, `ROWS_PER_EVALUATION`) rows,
+      8 c (W (K + 1) + P + A K + 2 + s), with W = `sim.chunks.WORKING_ARRAYS`;
+    - Sobol estimation: the outcomes F = 8 (d + 2) s n three times (ours, SciPy's
+      centred copies, our centred copies), 8 (2 d s n + 2 s n) of estimator
+      temporaries, the bootstrap's counts and weights 8 (2 b n + n) with
+      b = max(1, min(R, 2^22 / n)) resamples per batch, and 8 x 4 R s d of indices;
+    - rank screen: a plain run of n samples (`sim.simulate.memory_needed_bytes`)
+      plus 8 n (s + 7 (d + 1)) for the ranks;
+    - tornado: `evaluate` over (1 + 2d) p rows, p = min(256, n), plus its design.
+
+    For large n the Sobol estimation is the largest phase, about
+    8 n (A K + 2d + d^2 + (5d + 8) s) bytes: 5.2 KiB per base sample for the baseline
+    config (d = 21, K = 24, A = 3) and a per-sample outcome, 25.5 KiB for every step
+    of a per-step one (s = 24). Measured peaks (resident memory, tracemalloc) stay
+    below it, by up to half of it for small n, where `sim.chunks.WORKING_ARRAYS`
+    overstates the model's working set.
+    """
+    n, d = samples, len(uncertain_keys(scenario.priors))
+    k, a = scenario.grid.n_steps, len(active_noise(scenario.priors))
+    s = outcome_size(scenario, outcome)
+    noise = FLOAT_BYTES * a * k * n
+    phases = [2 * noise]
+    if not rank_only:
+        design = FLOAT_BYTES * (2 * d + d * d) * n
+        outcomes = FLOAT_BYTES * (d + 2) * s * n
+        evaluation = FLOAT_BYTES * 2 * s * n + _evaluation_bytes(scenario, d * n, s)
+        batch = max(1, min(resamples, 2**22 // n))
+        estimation = (3 * outcomes + FLOAT_BYTES * (
+            2 * d * s * n + 2 * s * n + 2 * batch * n + n
+            + QUANTILE_COPIES * resamples * s * d))
+        phases.append(noise + design + max(evaluation, estimation))
+    screen = (memory_needed_bytes(scenario, n, default_chunk_samples(k))
+              + FLOAT_BYTES * n * (s + RANK_ARRAYS * (d + 1)))
+    rows = (1 + 2 * d) * min(TORNADO_PATHS, n)
+    tornado = FLOAT_BYTES * rows * d + _evaluation_bytes(scenario, rows, s)
+    phases.extend([noise + screen, noise + tornado])
+    return int(max(phases))
+
+
+def check_sensitivity_memory(scenario: Scenario, samples: int, outcome: Outcome,
+                             available_bytes: int, *, rank_only: bool = False,
+                             resamples: int = 999) -> None:
+    """Refuse up front an analysis that would not fit in `available_bytes`.
+
+    Raises
+    ------
+    ResourceError
+        One line naming ``--samples``, what the analysis needs and the largest power
+        of two of base samples that fits.
+    """
+    def need(n):
+        return sensitivity_memory_bytes(scenario, n, outcome, rank_only=rank_only,
+                                        resamples=resamples)
+
+    total = need(samples)
+    if total <= available_bytes:
+        return
+    d = len(uncertain_keys(scenario.priors))
+    runs = (f"a rank screen of {samples} model runs" if rank_only
+            else f"({d} + 2) x {samples} model runs")
+    head = (f"--samples: {samples} base samples need {format_bytes(total)} for {runs} "
+            f"but {format_bytes(available_bytes)} is available")
+    if need(2) > available_bytes:
+        raise ResourceError(f"{head}; not even 2 fit (they need {format_bytes(need(2))})")
+    fit = 2
+    while 2 * fit < samples and need(2 * fit) <= available_bytes:
+        fit *= 2
+    raise ResourceError(f"{head}; at most {fit} fit (a power of two)")
+
+
+def format_bytes(n_bytes: float) -> str:
+    """Bytes in GiB, or MiB or KiB when smaller than a tenth of one, with one decimal."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20)):
+        if n_bytes >= size / 10:
+            return f"{n_bytes / size:,.1f} {unit}"
+    return f"{n_bytes / 2**10:,.1f} KiB"
+
+
 # ---------------------------------------------------------------- the analysis
 
 
 def sensitivity(scenario: Scenario, outcome: str, time: str | dt.date | None = None, *,
                 samples: int = 2**12, seed: int | None = None, log: bool = False,
                 rank_only: bool = False, confidence: float = 0.95,
-                resamples: int = 999) -> xr.Dataset:
+                resamples: int = 999, available_bytes: int | None = None) -> xr.Dataset:
     """Sensitivity of one outcome to every uncertain prior.
 
     Parameters
@@ -400,6 +556,10 @@ def sensitivity(scenario: Scenario, outcome: str, time: str | dt.date | None = N
         Level of the bootstrap intervals of the Sobol indices.
     resamples : int
         Bootstrap resamples.
+    available_bytes : int, optional
+        Memory budget [bytes]; default: the memory this machine has available now.
+        An analysis whose `sensitivity_memory_bytes` exceeds it is refused before
+        anything is computed.
 
     Returns
     -------
@@ -413,6 +573,9 @@ def sensitivity(scenario: Scenario, outcome: str, time: str | dt.date | None = N
     ------
     UserError
         Bad outcome, time or sample count, or Sobol indices asked of correlated priors.
+    ResourceError
+        If the analysis would not fit in `available_bytes`; says how many base
+        samples would.
     """
     seed = scenario.seed if seed is None else seed
     if samples < 2 or samples & (samples - 1):
@@ -427,6 +590,10 @@ def sensitivity(scenario: Scenario, outcome: str, time: str | dt.date | None = N
     keys = uncertain_keys(scenario.priors)
     if not keys:
         raise UserError(f"{scenario.path}: every prior is fixed; nothing to analyse")
+    if available_bytes is None:
+        available_bytes = io.available_memory_bytes()
+    check_sensitivity_memory(scenario, samples, selection, available_bytes,
+                             rank_only=rank_only, resamples=resamples)
     root = root_seed(seed)
     noise = _base_noise(scenario, root, samples)
     variables: dict[str, np.ndarray] = {}
@@ -435,9 +602,7 @@ def sensitivity(scenario: Scenario, outcome: str, time: str | dt.date | None = N
             root.entropy, spawn_key=(*root.spawn_key, SENSITIVITY_SPAWN_KEY))))
 
         def func(unit):
-            reps = unit.shape[0] // samples
-            return evaluate(scenario, unit, _noise_columns(noise, np.tile(
-                np.arange(samples), reps)), selection)
+            return evaluate(scenario, unit, noise, selection, period=samples)
 
         variables.update(sobol_analysis(func, samples, len(keys), rng, confidence, resamples))
     variables.update(_screen(scenario, selection, keys))
@@ -463,8 +628,8 @@ def _tornado(scenario: Scenario, selection: Outcome, keys: list[str], noise: Noi
     for i in range(d):
         settings[1 + 2 * i, i], settings[2 + 2 * i, i] = TORNADO_QUANTILES
     unit = np.repeat(settings, paths, axis=0)
-    columns = np.tile(np.arange(paths), 1 + 2 * d)
-    y = evaluate(scenario, unit, _noise_columns(noise, columns), selection)
+    y = evaluate(scenario, unit, _noise_columns(noise, slice(0, paths)), selection,
+                 period=paths)
     means = y.reshape(y.shape[0], 1 + 2 * d, paths).mean(axis=-1)  # (s, 1 + 2d)
     return {"tornado_base": means[:, 0], "tornado_low": means[:, 1::2],
             "tornado_high": means[:, 2::2]}

@@ -125,7 +125,7 @@ def run_subprocess(*args: str, cwd: Path | None = None) -> subprocess.CompletedP
 
 # Attrs that differ between runs of the same numbers: timing and file bookkeeping.
 TIMING_ATTRS = ("wall_seconds", "samples_per_second", "scheduler", "run_id", "repaired_blocks",
-                "data_variables")
+                "data_variables", "array_checksums")
 
 
 def assert_same_run(a, b) -> None:
