@@ -226,8 +226,8 @@ class ProgressBar:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.config, args.overrides).with_run(args.samples, args.seed,
-                                                                   args.design)
+    scenario = load_scenario(args.config, args.overrides).with_run(
+        args.samples, args.seed, args.design, flags=True)
     check_scheduler(args.scheduler)
     if args.resume and not args.out:
         raise UserError("--resume: needs --out, the file the interrupted run was writing")
@@ -270,9 +270,11 @@ def _sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_experiments(experiments, args: argparse.Namespace, inputs: list[str]) -> int:
+def _run_experiments(experiments, args: argparse.Namespace, inputs: list[str],
+                     source: str) -> int:
     check_scheduler(args.scheduler)
-    experiments = [replace(e, scenario=e.scenario.with_run(args.samples, args.seed))
+    experiments = [replace(e, scenario=e.scenario.with_run(args.samples, args.seed,
+                                                             flags=True))
                    for e in experiments]
     if args.out is not None:
         files = [*inputs, *(f for e in experiments for f in e.scenario.files)]
@@ -280,7 +282,7 @@ def _run_experiments(experiments, args: argparse.Namespace, inputs: list[str]) -
     bar = ProgressBar(enabled=not args.no_progress and sys.stderr.isatty())
     try:
         ds = run_experiments(experiments, keep=args.keep, scheduler=args.scheduler,
-                             workers=args.workers, progress=bar)
+                             workers=args.workers, progress=bar, source=source)
     finally:
         bar.close()
     print(f"{len(experiments)} scenarios, {ds.attrs['wall_seconds']:.2f} s\n")
@@ -291,11 +293,11 @@ def _run_experiments(experiments, args: argparse.Namespace, inputs: list[str]) -
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    return _run_experiments(load_sweep(args.file), args, [args.file])
+    return _run_experiments(load_sweep(args.file), args, [args.file], args.file)
 
 
 def _compare(args: argparse.Namespace) -> int:
-    return _run_experiments(compare_experiments(args.configs), args, args.configs)
+    return _run_experiments(compare_experiments(args.configs), args, args.configs, "compare")
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -34,6 +34,9 @@ from .schema import (
 from .timegrid import TimeGrid, build_time_grid
 
 MAX_SEED = 2**63 - 1
+GROWTH_KEYS = ("bonus.federal_growth", "bonus.regional_growth", "pay.growth",
+               "budget.growth", "prices.inflation")
+"""Annual growth rates that compound over the horizon."""
 
 
 @dataclass(frozen=True)
@@ -116,21 +119,32 @@ class Scenario:
         return json.dumps(self.resolved, default=str, sort_keys=False, indent=1)
 
     def with_run(self, samples: int | None = None, seed: int | None = None,
-                 design: str | None = None) -> Scenario:
-        """A copy with other run settings, validated like the config's own."""
-        samples = self.samples if samples is None else _positive_int(samples, self.path,
-                                                                     "run.samples")
-        seed = self.seed if seed is None else _seed(seed, self.path, "run.seed")
-        design = self.design if design is None else _choice(design, self.path, "run.design")
-        _check_design(design, samples, self.path)
-        return replace(self, samples=samples, seed=seed, design=design)
+                 design: str | None = None, *, flags: bool = False) -> Scenario:
+        """A copy with other run settings, validated like the config's own.
+
+        With `flags`, the values came from command-line flags, and errors name
+        ``--samples``, ``--seed`` or ``--design`` instead of the config file.
+        """
+        def where(name: str, given) -> tuple[str, str]:  # who is blamed for a value
+            return (f"--{name}", "") if flags and given is not None else (self.path,
+                                                                           f"run.{name}")
+
+        checked_samples = self.samples if samples is None else _positive_int(
+            samples, *where("samples", samples))
+        checked_seed = self.seed if seed is None else _seed(seed, *where("seed", seed))
+        checked_design = self.design if design is None else _choice(
+            design, where("design", design)[0], "run.design")
+        blamed = where("samples", samples) if samples is not None else where("design", design)
+        _check_design(checked_design, checked_samples, *blamed)
+        return replace(self, samples=checked_samples, seed=checked_seed, design=checked_design)
 
 
 # ---------------------------------------------------------------- loading and merging
 
 
 def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
-                  values: dict[str, Any] | None = None) -> Scenario:
+                  values: dict[str, Any] | None = None, *, override_source: str = "--set",
+                  values_source: str = "--set") -> Scenario:
     """Load, merge (``extends``), override and validate a scenario config.
 
     Parameters
@@ -143,6 +157,9 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
     values : dict, optional
         ``{"section.key": value}`` overrides as Python values (as TOML would give
         them), applied last; used by sweeps.
+    override_source, values_source : str
+        Who gave `overrides` and `values` (``"--set"``, a sweep file): an error in a
+        key they set names them instead of the config file.
 
     Returns
     -------
@@ -155,12 +172,21 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
     """
     path = str(path)
     raw, files = _load_chain(path, ())
+    overridden: dict[str, str] = {}
     for text in overrides:
-        _apply_override(raw, text)
+        overridden[_apply_override(raw, text, override_source)] = override_source
     for key, value in (values or {}).items():
-        section, name = _known_key(key, "--set")
+        section, name = _known_key(key, values_source)
         raw.setdefault(section, {})[name] = value
-    return _validate(raw, path, files)
+        overridden[key] = values_source
+    try:
+        return _validate(raw, path, files)
+    except ConfigError as error:
+        owner = next((source for key, source in overridden.items()
+                      if error.key == key or error.key.startswith(key + ".")), None)
+        if owner is None or error.path != path:
+            raise
+        raise ConfigError(owner, error.key, error.message) from None
 
 
 def read_toml(path: str) -> dict[str, Any]:
@@ -172,22 +198,42 @@ def read_toml(path: str) -> dict[str, Any]:
         raise ConfigError(path, "", f"TOML syntax error: {error}") from None
 
 
+MAX_EXTENDS = 32
+"""Longest ``extends`` chain: deeper is a mistake (and would exhaust the stack)."""
+
+
 def _load_chain(path: str, seen: tuple[str, ...]) -> tuple[dict, tuple[str, ...]]:
-    resolved = str(Path(path).resolve())
-    if resolved in seen:
-        chain = " -> ".join((*seen, resolved))
-        raise ConfigError(path, "extends", f"cycle in the extends chain: {chain}")
-    raw = read_toml(path)
-    parent_name = raw.pop("extends", None)
-    if parent_name is None:
-        return raw, (path,)
-    if not isinstance(parent_name, str) or not parent_name:
-        raise ConfigError(path, "extends", f"expected a file name, got {parent_name!r}")
-    parent_path = str(Path(path).parent / parent_name)
-    if not io.is_file(parent_path):
-        raise ConfigError(path, "extends", f"parent config {parent_path} does not exist")
-    parent, files = _load_chain(parent_path, (*seen, resolved))
-    return _merge(parent, raw), (path, *files)
+    """The merged config of `path` and its ``extends`` ancestors (a loop, not recursion)."""
+    chain: list[tuple[str, dict]] = []
+    while True:
+        try:
+            resolved = str(Path(path).resolve())
+        except (OSError, RuntimeError) as error:  # a symlink loop
+            raise ConfigError(path, "", f"cannot resolve the path ({error})") from None
+        if resolved in seen:
+            trail = " -> ".join((*seen, resolved))
+            raise ConfigError(path, "extends", f"cycle in the extends chain: {trail}")
+        raw = read_toml(path)
+        parent_name = raw.pop("extends", None)
+        chain.append((path, raw))
+        if parent_name is None:
+            break
+        if not isinstance(parent_name, str) or not parent_name:
+            raise ConfigError(path, "extends", f"expected a file name, got {parent_name!r}")
+        if len(chain) >= MAX_EXTENDS:
+            raise ConfigError(path, "extends", f"the extends chain is longer than "
+                              f"{MAX_EXTENDS} files; expected a short chain of scenarios")
+        parent_path = str(Path(path).parent / parent_name)
+        problem = io.regular_file_problem(parent_path)
+        if problem is not None:
+            problem = "does not exist" if problem == "file not found" else problem
+            raise ConfigError(path, "extends", f"parent config {parent_path} {problem}")
+        seen = (*seen, resolved)
+        path = parent_path
+    merged: dict = {}
+    for _, raw in reversed(chain):
+        merged = _merge(merged, raw)
+    return merged, tuple(p for p, _ in chain)
 
 
 def _merge(parent: dict, child: dict) -> dict:
@@ -201,13 +247,17 @@ def _merge(parent: dict, child: dict) -> dict:
     return merged
 
 
-def _apply_override(raw: dict, text: str) -> None:
+def _apply_override(raw: dict, text: str, source: str = "--set") -> str:
+    """Apply ``section.key=VALUE`` to `raw`; return the dotted key."""
+    if any(not c.isprintable() for c in text):
+        raise ConfigError(source, "", f"expected section.key=VALUE on one line, got {text!r}")
     key, sep, value_text = text.partition("=")
     key = key.strip()
     if not sep or "." not in key:
-        raise ConfigError("--set", key or text, "expected section.key=VALUE")
-    section, name = _known_key(key, "--set")
+        raise ConfigError(source, key or text, "expected section.key=VALUE")
+    section, name = _known_key(key, source)
     raw.setdefault(section, {})[name] = _parse_value(value_text.strip())
+    return key
 
 
 def _known_key(key: str, where: str) -> tuple[str, str]:
@@ -261,6 +311,7 @@ def _validate(raw: dict, path: str, files: tuple[str, ...]) -> Scenario:
     start = _date(setting("time.start"), path, "time.start")
     months = _positive_int(setting("time.months"), path, "time.months")
     step = _choice(setting("time.step"), path, "time.step")
+    _check_horizon(start, months, path)
     loss_mode = _choice(setting("losses.mode"), path, "losses.mode")
     samples = _positive_int(setting("run.samples"), path, "run.samples")
     seed = _seed(setting("run.seed"), path, "run.seed")
@@ -270,19 +321,68 @@ def _validate(raw: dict, path: str, files: tuple[str, ...]) -> Scenario:
 
     priors = {key: _prior(raw, path, key) for key in prior_keys(loss_mode)}
     _check_joint(priors, path)
+    _check_growth(priors, months, path)
     correlations = _correlations(raw, path, priors)
     claims = tuple(
         _claim(entry, path, i, grid) for i, entry in enumerate(_table_list(raw, path, "claims"))
     )
+    check_unique_labels([c.label for c in claims], path, "claims")
     return Scenario(path, grid, samples, seed, design, loss_mode, priors, correlations, claims,
                     dict(raw), files)
 
 
-def _check_design(design: str, samples: int, path: str) -> None:
+MAX_MONTHS = 1200
+"""Longest horizon [month]: 100 years, far beyond any question about this war. It also
+bounds the memory of a run's time axis (a daily grid of 36,500 steps)."""
+
+MAX_GROWTH_FACTOR = 1e12
+"""Largest factor by which any amount may grow over the horizon. Amounts are at most
+1e15 (`sim.schema.MAX_AMOUNT`) at the start; a trillion-fold growth keeps every output,
+products of two such amounts included, far below float32's 3.4e38."""
+
+
+def _check_horizon(start: dt.date, months: int, path: str) -> None:
+    if months > MAX_MONTHS:
+        raise ConfigError(path, "time.months", f"expected at most {MAX_MONTHS} months (100 "
+                          f"years), the largest supported horizon; got {months}")
+    end_index = start.year * 12 + start.month - 1 + months
+    if end_index // 12 > dt.MAXYEAR - 1:
+        raise ConfigError(path, "time.months", f"the horizon from {start} runs past the year "
+                          f"{dt.MAXYEAR - 1}; expected a horizon ending by then")
+
+
+def _check_growth(priors: dict[str, Prior], months: int, path: str) -> None:
+    """Refuse a horizon over which the priors' fastest growth would overflow."""
+    def top(key: str) -> float:
+        return priors[key].effective_support()[1] if key in priors else 0.0
+
+    def bottom(key: str) -> float:
+        return priors[key].effective_support()[0] if key in priors else 0.0
+
+    rates = {key: math.log1p(top(key)) for key in GROWTH_KEYS if key in priors}
+    rates["fx.drift"] = top("fx.drift")
+    eps = max(abs(top("recruitment.bonus_elasticity")),
+              abs(bottom("recruitment.bonus_elasticity")))
+    bonus = max(rates.get("bonus.federal_growth", 0.0), rates.get("bonus.regional_growth", 0.0))
+    rates["recruitment.bonus_elasticity"] = eps * (
+        bonus - math.log1p(bottom("prices.inflation")))
+    key, rate = max(rates.items(), key=lambda item: item[1])
+    if rate <= 0:
+        return
+    largest = int(12 * math.log(MAX_GROWTH_FACTOR) / rate)
+    if months > largest:
+        raise ConfigError(path, "time.months",
+                          f"{key} reaches a log growth of {rate:.3g} a year, so amounts could "
+                          f"grow more than {MAX_GROWTH_FACTOR:.0e}-fold and overflow; the "
+                          f"largest supported horizon for these priors is {largest} months; "
+                          f"got {months}")
+
+
+def _check_design(design: str, samples: int, path: str, key: str = "run.samples") -> None:
     if design == "sobol" and samples & (samples - 1):
         below = 1 << (samples.bit_length() - 1)
-        raise ConfigError(path, "run.samples",
-                          f"the sobol design needs a power of two; got {samples} "
+        raise ConfigError(path, key,
+                          f"the sobol design needs a power of two samples; got {samples} "
                           f"(try {below} or {2 * below})")
 
 
@@ -453,6 +553,17 @@ def _claim(entry: dict, path: str, index: int, grid: TimeGrid,
         if not isinstance(text, str):
             raise ConfigError(path, f"{where}.{name}", f"expected a string, got {text!r}")
     return Claim(quantity, statistic, float(value), unit, source, label, **fields)
+
+
+def check_unique_labels(labels: list[str], path: str, table: str) -> None:
+    """Refuse two claims (or observations) with the same label: their rows would mix."""
+    first: dict[str, int] = {}
+    for i, label in enumerate(labels):
+        if label in first:
+            raise ConfigError(path, f"{table}[{i}].label",
+                              f"label {label!r} repeats {table}[{first[label]}]; give each "
+                              "one a distinct label")
+        first[label] = i
 
 
 def parse_claim(entry: dict, path: str, index: int, grid: TimeGrid,

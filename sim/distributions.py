@@ -149,7 +149,10 @@ FAMILIES: dict[str, Family] = {
     "range": Family(
         ("low", "high"),
         _range_dist,
-        (_LOW_LT_HIGH, (lambda p: 0 < p["credibility"] < 100, "0 < credibility < 100")),
+        (_LOW_LT_HIGH, (lambda p: 0 < p["credibility"] < 100
+                        and 0 < _z_of(p["credibility"]) < math.inf,
+                        "0 < credibility < 100, an interval neither empty nor the whole line "
+                        "in double precision (e.g. 90)")),
         optional={"credibility": DEFAULT_CREDIBILITY},
         ppf=_range_ppf,
     ),

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,10 +51,18 @@ from .collect import (
 )
 from .config import Scenario, load_scenario, read_toml, suggest
 from .distributions import Prior, PriorError, prior_from_value
-from .errors import ConfigError
+from .errors import ConfigError, ResourceError
 from .sampling import root_seed, uncertain_keys
 from .schema import SCHEMA
-from .simulate import Progress, fill, simulate, timing_attrs
+from .simulate import (
+    Progress,
+    fill,
+    kept_bytes,
+    simulate,
+    statistics_bytes,
+    timing_attrs,
+    working_bytes,
+)
 from .summary import claims_table, human
 from .units import SAMPLE
 from .variables import VARIABLES
@@ -61,6 +70,9 @@ from .variables import VARIABLES
 SCENARIO = "scenario"
 SWEEP_KEYS = ("base", "configs", "combine", "n_scenarios", "run", "factors")
 COMBINE = ("factorial", "zip")
+MAX_SCENARIOS = 1000
+"""Most scenarios in one sweep: each is a whole Monte Carlo run, validated up front
+(about 10 ms each), and stacked in memory."""
 SWEEP_SPAWN_KEY = 2**32 + 2
 """Spawn key of the LHS stream that samples factors (distinct from runs and analyses)."""
 
@@ -84,28 +96,37 @@ def load_sweep(path: str | Path) -> list[Experiment]:
     """
     path = str(path)
     raw = read_toml(path)
+    if not {"base", "configs"} & set(raw) and set(raw) & set(SCHEMA):
+        raise ConfigError(path, "", "not a sweep file: expected base = \"CONFIG.toml\" and "
+                          "[factors], or configs = [...]; it looks like a scenario config "
+                          "(run it with fiscal-sim run)")
     for key in raw:
         if key not in SWEEP_KEYS:
             raise ConfigError(path, key, f"unknown key{suggest(key, SWEEP_KEYS)}")
     run = raw.get("run", {})
     if not isinstance(run, dict) or set(run) - {"samples", "seed", "design"}:
         raise ConfigError(path, "run", "expected a [run] table with samples, seed, design")
-    overrides = [f"run.{k}={json.dumps(v) if isinstance(v, str) else v}" for k, v in
-                 run.items()]
+    run_values = {f"run.{k}": v for k, v in run.items()}
     here = Path(path).parent
     if "configs" in raw:
-        return _config_list(raw, path, here, overrides)
+        return _config_list(raw, path, here, run_values)
     if "base" not in raw:
         raise ConfigError(path, "base", "expected base = \"CONFIG.toml\" and [factors], "
                           "or configs = [...]")
+    if not isinstance(raw["base"], str) or not raw["base"]:
+        raise ConfigError(path, "base", f"expected a config file name, got {raw['base']!r}")
     base = str(here / raw["base"])
-    if not io.is_file(base):
-        raise ConfigError(path, "base", f"config {base} does not exist")
-    combos = _combinations(raw, path, load_scenario(base, overrides))
+    problem = io.regular_file_problem(base)
+    if problem is not None:
+        problem = "does not exist" if problem == "file not found" else problem
+        raise ConfigError(path, "base", f"config {base} {problem}")
+    combos = _combinations(raw, path, load_scenario(base, values=run_values,
+                                                    values_source=path))
     experiments = []
     for i, factors in enumerate(combos):
         try:
-            scenario = load_scenario(base, overrides, factors)
+            scenario = load_scenario(base, values={**run_values, **factors},
+                                     values_source=path)
         except ConfigError as error:
             if error.key in factors:
                 raise ConfigError(path, f"factors.{error.key}",
@@ -116,19 +137,32 @@ def load_sweep(path: str | Path) -> list[Experiment]:
     return experiments
 
 
-def _config_list(raw: dict, path: str, here: Path, overrides: list[str]) -> list[Experiment]:
+def _config_list(raw: dict, path: str, here: Path, run_values: dict) -> list[Experiment]:
     configs = raw["configs"]
     if not isinstance(configs, list) or not configs or not all(
-            isinstance(c, str) for c in configs):
+            isinstance(c, str) and c for c in configs):
         raise ConfigError(path, "configs", "expected a non-empty list of config file names")
     if "factors" in raw:
         raise ConfigError(path, "factors", "give either configs or base with factors")
-    return compare_experiments([str(here / c) for c in configs], overrides)
+    if len(configs) > MAX_SCENARIOS:
+        raise ConfigError(path, "configs", f"{len(configs)} configs; a sweep runs at most "
+                          f"{MAX_SCENARIOS} scenarios")
+    paths = [str(here / c) for c in configs]
+    for i, config in enumerate(paths):
+        problem = io.regular_file_problem(config)
+        if problem is not None:
+            problem = "does not exist" if problem == "file not found" else problem
+            raise ConfigError(path, f"configs[{i}]", f"config {config} {problem}")
+    return compare_experiments(paths, values=run_values, values_source=path)
 
 
-def compare_experiments(paths: list[str], overrides: list[str] = ()) -> list[Experiment]:
-    """One experiment per config file, labelled by file name."""
-    return [Experiment(Path(p).stem, {"config": Path(p).name}, load_scenario(p, overrides))
+def compare_experiments(paths: list[str], overrides: list[str] = (), *,
+                        values: dict | None = None,
+                        values_source: str = "--set") -> list[Experiment]:
+    """One experiment per config file, labelled by file name; `overrides`
+    (``"section.key=VALUE"``) and `values` (from `values_source`) apply to each."""
+    return [Experiment(Path(p).stem, {"config": Path(p).name},
+                       load_scenario(p, overrides, values, values_source=values_source))
             for p in paths]
 
 
@@ -161,6 +195,17 @@ def _combinations(raw: dict, path: str, base: Scenario) -> list[dict[str, Any]]:
     if combine == "zip" and len({len(v) for v in listed.values()}) > 1:
         lengths = ", ".join(f"{k}: {len(v)}" for k, v in listed.items())
         raise ConfigError(path, "factors", f"zip needs lists of equal length; got {lengths}")
+    n = raw.get("n_scenarios") if sampled else 1
+    if sampled and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ConfigError(path, "n_scenarios",
+                          f"sampled factors need n_scenarios, an integer >= 1; got {n!r}")
+    rows = (len(next(iter(listed.values()))) if combine == "zip" and listed
+            else math.prod(len(v) for v in listed.values()))
+    if rows * n > MAX_SCENARIOS:  # counted before anything is expanded
+        raise ConfigError(path, "factors", f"{rows * n:,} scenarios; a sweep runs at most "
+                          f"{MAX_SCENARIOS:,} (each is a whole Monte Carlo run): use fewer "
+                          "values, or sample the factors with { sample = PRIOR } and "
+                          "n_scenarios")
     if listed:
         keys = list(listed)
         rows = (zip(*listed.values(), strict=True) if combine == "zip"
@@ -169,10 +214,6 @@ def _combinations(raw: dict, path: str, base: Scenario) -> list[dict[str, Any]]:
     else:
         combos = [{}]
     if sampled:
-        n = raw.get("n_scenarios")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ConfigError(path, "n_scenarios",
-                              f"sampled factors need n_scenarios, an integer >= 1; got {n!r}")
         points = _lhs_points(sampled, n, base.seed)
         combos = [{**combo, **point} for combo in combos for point in points]
     return combos
@@ -199,17 +240,75 @@ def _label(factors: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- running
 
 
+def sweep_memory_bytes(experiments: list[Experiment], keep: str = "full",
+                       in_flight: int = 1, samples: int | None = None) -> int:
+    """Bytes a sweep needs in memory (every scenario's kept arrays at once), with each
+    scenario's own sample count or `samples` for all."""
+    def kept(e: Experiment) -> int:
+        n = e.scenario.samples if samples is None else samples
+        return kept_bytes(e.scenario, n, keep) + statistics_bytes(e.scenario, keep)
+
+    first = experiments[0].scenario
+    working = working_bytes(first, default_chunk_samples(first.grid.n_steps), in_flight)
+    copies = 1 if _homogeneous(experiments) else 2  # stacking separate runs copies them
+    return copies * sum(kept(e) for e in experiments) + working
+
+
+def check_sweep_memory(experiments: list[Experiment], keep: str, available_bytes: int,
+                       in_flight: int = 1, source: str = "sweep") -> None:
+    """Refuse up front a sweep whose results would not fit in `available_bytes`.
+
+    Raises
+    ------
+    ResourceError
+        Saying what the sweep needs and how many samples per scenario would fit.
+    """
+    need = sweep_memory_bytes(experiments, keep, in_flight)
+    if need <= available_bytes:
+        return
+    fixed = sweep_memory_bytes(experiments, keep, in_flight, samples=0)
+    per_sample = sweep_memory_bytes(experiments, keep, in_flight, samples=1) - fixed
+    fit = max(0, int((available_bytes - fixed) // per_sample))
+    samples = sorted({e.scenario.samples for e in experiments})
+    shown = str(samples[0]) if len(samples) == 1 else f"{samples[0]} to {samples[-1]}"
+    hint = "" if keep == "summary" else " (or use --keep summary)"
+    raise ResourceError(f"{source}: {len(experiments)} scenarios x {shown} samples need "
+                        f"{need / 2**30:.1f} GiB but {available_bytes / 2**30:.1f} GiB is "
+                        f"available; at most {fit} samples per scenario fit{hint}")
+
+
 def run_experiments(experiments: list[Experiment], *, keep: str = "full",
                     scheduler: str = "sync", workers: int | None = None,
-                    progress: Progress | None = None) -> xr.Dataset:
+                    progress: Progress | None = None, available_bytes: int | None = None,
+                    source: str = "sweep") -> xr.Dataset:
     """Run every scenario and stack the results along ``scenario``.
+
+    Parameters
+    ----------
+    experiments : list of Experiment
+    keep, scheduler, workers, progress
+        See `sim.simulate`.
+    available_bytes : int, optional
+        Memory budget [bytes]; default: what this machine has available now. A sweep
+        that would exceed it is refused before anything runs.
+    source : str
+        The sweep file (or command) named in a refusal.
 
     Returns
     -------
     xarray.Dataset
         The results of `sim.simulate` for each scenario, along a new ``scenario``
         dim with one coordinate per factor and ``scenario_label``.
+
+    Raises
+    ------
+    ResourceError
+        If the results would not fit in memory.
     """
+    in_flight = 1 if scheduler == "sync" else 2 * (workers or 2)
+    if available_bytes is None:
+        available_bytes = io.available_memory_bytes()
+    check_sweep_memory(experiments, keep, available_bytes, in_flight, source)
     total = sum(e.scenario.samples for e in experiments)
     if _homogeneous(experiments):
         return _run_stacked(experiments, keep, scheduler, workers, progress, total)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io
-from .config import Claim, parse_claim, read_toml, suggest
+from .config import Claim, check_unique_labels, parse_claim, read_toml, suggest
 from .distributions import Prior, PriorError, prior_from_value
 from .errors import ConfigError, UserError
 from .timegrid import TimeGrid, add_months
@@ -101,11 +101,23 @@ def load_observations(path: str | Path, grid: TimeGrid) -> ObservationSet:
         if low <= 0:
             raise ConfigError(path, f"bias.{name}", "a reporting bias is a multiplier; "
                               "expected a prior on positive values")
+    if not isinstance(raw.get("bias", {}), dict):
+        raise ConfigError(path, "bias", "expected a [bias] table of priors")
     entries = raw.get("observations", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ConfigError(path, "observations", "expected [[observations]] tables")
-    return ObservationSet(path, tuple(_observation(e, path, i, grid, bias)
-                                      for i, e in enumerate(entries)), bias)
+    observations = tuple(_observation(e, path, i, grid, bias) for i, e in enumerate(entries))
+    check_unique_labels([o.claim.label for o in observations], path, "observations")
+    first: dict[tuple, int] = {}
+    for i, o in enumerate(observations):
+        c = o.claim
+        what = (c.quantity, c.statistic, c.start, c.end, c.date, o.reporter)
+        if what in first:
+            raise ConfigError(path, f"observations[{i}]",
+                              f"the same {c.quantity} {c.statistic} over the same window and "
+                              f"reporter as observations[{first[what]}]; it would count twice")
+        first[what] = i
+    return ObservationSet(path, observations, bias)
 
 
 def _observation(entry: dict, path: str, index: int, grid: TimeGrid,
@@ -243,6 +255,8 @@ def monthly_totals(series: Series, first: dt.date, last: dt.date
     UserError
         If a month (or the month before `first`) has no report.
     """
+    if first > last:
+        raise UserError(f"--from {first} is after --to {last}; expected --from <= --to")
     months = []
     day = dt.date(first.year, first.month, 1)
     while day <= last:
@@ -265,18 +279,33 @@ def monthly_totals(series: Series, first: dt.date, last: dt.date
 
 def observations_toml(totals, quantity: str, log_sd: float, reporter: str,
                       source: str) -> str:
-    """An observation file for monthly totals (the ``observations`` command's output)."""
-    lines = [f"# Monthly {quantity} built by `fiscal-sim observations` from {source}.",
-             f'# Error model: log_sd = {log_sd} per month; reporter "{reporter}".', ""]
+    """An observation file for monthly totals (the ``observations`` command's output),
+    written with a TOML writer so that any reporter or source text stays valid TOML."""
+    import tomli_w
+
+    document: dict = {}
     if reporter:
-        lines += ["[bias]", f'{reporter} = {{ dist = "fixed", value = 1.0, source = '
-                  f'"no reporting bias assumed; replace with a prior to admit one" }}', ""]
+        document["bias"] = {reporter: {
+            "dist": "fixed", "value": 1.0,
+            "source": "no reporting bias assumed; replace with a prior to admit one"}}
+    rows = []
     for start, end, value in totals:
-        lines += ["[[observations]]", f'label = "{quantity} {start:%Y-%m}"',
-                  f'quantity = "{quantity}"', f"start = {start}",
-                  f"end = {end}", f"value = {value:.6g}", 'unit = "persons"',
-                  f"log_sd = {log_sd}"]
+        row = {"label": f"{quantity} {start:%Y-%m}", "quantity": quantity, "start": start,
+               "end": end, "value": _number(value), "unit": "persons",
+               "log_sd": log_sd}
         if reporter:
-            lines.append(f'reporter = "{reporter}"')
-        lines += [f"source = {json.dumps(source)}", ""]
-    return "\n".join(lines)
+            row["reporter"] = reporter
+        row["source"] = source
+        rows.append(row)
+    document["observations"] = rows
+    header = [f"Monthly {quantity} built by `fiscal-sim observations` from {source}.",
+              f"Error model: log_sd = {log_sd} per month; reporter {reporter!r}."]
+    comments = "".join(f"# {''.join(c if c.isprintable() else ' ' for c in line)}\n"
+                       for line in header)
+    return comments + "\n" + tomli_w.dumps(document)
+
+
+def _number(value: float) -> int | float:
+    """`value` to 6 significant digits, as an integer when it is one."""
+    rounded = float(f"{value:.6g}")
+    return int(rounded) if rounded.is_integer() else rounded
