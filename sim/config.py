@@ -34,9 +34,6 @@ from .schema import (
 from .timegrid import TimeGrid, build_time_grid
 
 MAX_SEED = 2**63 - 1
-GROWTH_KEYS = ("bonus.federal_growth", "bonus.regional_growth", "pay.growth",
-               "budget.growth", "prices.inflation")
-"""Annual growth rates that compound over the horizon."""
 
 
 @dataclass(frozen=True)
@@ -352,30 +349,42 @@ def _check_horizon(start: dt.date, months: int, path: str) -> None:
 
 
 def _check_growth(priors: dict[str, Prior], months: int, path: str) -> None:
-    """Refuse a horizon over which the priors' fastest growth would overflow."""
-    def top(key: str) -> float:
-        return priors[key].effective_support()[1] if key in priors else 0.0
+    """Refuse a horizon over which the priors' fastest compounding could overflow.
 
-    def bottom(key: str) -> float:
-        return priors[key].effective_support()[0] if key in priors else 0.0
+    The bound adds, per year, the fastest log growth of a bonus or pay, the recruits'
+    response to the real bonus (|eps| times the fastest real bonus change), the drift
+    of the exchange rate either way (the rate itself, and USD amounts) and the fall
+    of the budgets (shares): no output compounds faster.
+    """
+    def support(key: str) -> tuple[float, float]:
+        return priors[key].effective_support() if key in priors else (0.0, 0.0)
 
-    rates = {key: math.log1p(top(key)) for key in GROWTH_KEYS if key in priors}
-    rates["fx.drift"] = top("fx.drift")
-    eps = max(abs(top("recruitment.bonus_elasticity")),
-              abs(bottom("recruitment.bonus_elasticity")))
-    bonus = max(rates.get("bonus.federal_growth", 0.0), rates.get("bonus.regional_growth", 0.0))
-    rates["recruitment.bonus_elasticity"] = eps * (
-        bonus - math.log1p(bottom("prices.inflation")))
-    key, rate = max(rates.items(), key=lambda item: item[1])
-    if rate <= 0:
-        return
-    largest = int(12 * math.log(MAX_GROWTH_FACTOR) / rate)
-    if months > largest:
+    def log_rates(key: str) -> tuple[float, float]:
+        low, high = support(key)
+        return math.log1p(low), math.log1p(high)
+
+    amounts = [log_rates(k) for k in ("bonus.federal_growth", "bonus.regional_growth",
+                                      "pay.growth")]
+    bonus = [log_rates(k) for k in ("bonus.federal_growth", "bonus.regional_growth")]
+    inflation = log_rates("prices.inflation")
+    real = max(max(abs(h - inflation[0]) for _, h in bonus),
+               max(abs(lo - inflation[1]) for lo, _ in bonus))
+    eps = max(abs(v) for v in support("recruitment.bonus_elasticity"))
+    terms = {
+        "bonus and pay growth": max(0.0, max(h for _, h in amounts)),
+        "recruitment.bonus_elasticity": eps * real,
+        "fx.drift": max(abs(v) for v in support("fx.drift")),
+        "budget.growth": max(0.0, -log_rates("budget.growth")[0]),
+    }
+    rate = sum(terms.values())
+    if months * rate > 12 * math.log(MAX_GROWTH_FACTOR):
+        largest = int(12 * math.log(MAX_GROWTH_FACTOR) / rate)
+        main = max(terms, key=terms.get)
         raise ConfigError(path, "time.months",
-                          f"{key} reaches a log growth of {rate:.3g} a year, so amounts could "
-                          f"grow more than {MAX_GROWTH_FACTOR:.0e}-fold and overflow; the "
-                          f"largest supported horizon for these priors is {largest} months; "
-                          f"got {months}")
+                          f"the priors let amounts compound at up to {rate:.3g} a year in log "
+                          f"terms (mostly {main}), more than {MAX_GROWTH_FACTOR:.0e}-fold over "
+                          f"{months} months, which could overflow; the largest supported "
+                          f"horizon for these priors is {largest} months")
 
 
 def _check_design(design: str, samples: int, path: str, key: str = "run.samples") -> None:
