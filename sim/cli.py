@@ -359,13 +359,13 @@ def _observations(args: argparse.Namespace) -> int:
                         f"got {args.reporter!r}")
     outputs.check_output(args.out, "toml", inputs=[args.file])
     series = read_series(args.file, fill_gaps=args.fill_gaps)
-    for start, end in series.gaps:
-        state = "filled by interpolation" if args.fill_gaps else "not filled (--fill-gaps)"
-        print(f"{args.file}: gap from {start} to {end}, {state}", file=sys.stderr)
     try:
         totals = monthly_totals(series, first, last)
     except UserError as error:
         raise UserError(f"{args.file}: {error}") from None
+    for start, end in series.gaps:
+        state = "filled by interpolation" if args.fill_gaps else "not filled (--fill-gaps)"
+        print(f"{args.file}: gap from {start} to {end}, {state}", file=sys.stderr)
     text = observations_toml(totals, "casualties", args.log_sd, args.reporter,
                              f"{Path(args.file).name}, monthly totals")
     path = io.write_text(text, args.out, "observations")

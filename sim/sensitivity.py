@@ -338,13 +338,17 @@ def sobol_analysis(func, n: int, d: int, rng: np.random.Generator, confidence: f
     ab[np.arange(d), :, np.arange(d)] = b.T  # AB_i: A with column i from B
     f_a, f_b = func(a), func(b)
     f_ab = func(ab.reshape(d * n, d)).reshape(f_a.shape[0], d, n).swapaxes(0, 1)
-    result = stats.sobol_indices(func={"f_A": f_a, "f_B": f_b, "f_AB": f_ab}, n=n)
     mean = 0.5 * (f_a.mean(axis=-1, keepdims=True) + f_b.mean(axis=-1, keepdims=True))
+    s = f_a.shape[0]
+    if s * d > 1:
+        result = stats.sobol_indices(func={"f_A": f_a, "f_B": f_b, "f_AB": f_ab}, n=n)
+        first, total = result.first_order, result.total_order
+    else:  # scipy fails on a single index (it assigns into a NumPy scalar): same estimator
+        first, total = (np.where(np.isfinite(x), x, 0.0)
+                        for x in saltelli_2010(f_a - mean, f_b - mean, f_ab - mean))
     lows_highs = bootstrap_intervals(f_a - mean, f_b - mean, f_ab - mean, confidence,
                                      resamples, rng)
-    s = f_a.shape[0]
-    out = {"first_order": np.reshape(result.first_order, (s, d)),
-           "total_order": np.reshape(result.total_order, (s, d))}
+    out = {"first_order": np.reshape(first, (s, d)), "total_order": np.reshape(total, (s, d))}
     for name, values in zip(("first_order_low", "first_order_high", "total_order_low",
                              "total_order_high"), lows_highs, strict=True):
         out[name] = values
