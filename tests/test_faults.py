@@ -92,19 +92,25 @@ STOPS = [("store-created", 1), ("chunk-written", 1), ("chunk-written", 2),
          ("checkpointed", 1), ("checkpointed", 2),
          *((phase, 1) for phase in PHASES[3:])]
 SETTINGS = list(itertools.product(("full", "summary"), SAMPLES))
+FORMATS = (".nc", ".zarr")
 if os.environ.get("FAULT_MATRIX") == "full":  # every combination: 160 cases, ~10 minutes
     CASES = [(phase, n, action, suffix, keep, label)
              for (phase, n), action, suffix, (keep, label) in itertools.product(
-                 STOPS, ("kill", "int"), (".nc", ".zarr"), SETTINGS)]
-else:  # every stop x signal x format; keep and sample count rotate so that each pair of
-    # signal and format meets all four settings (40 cases)
-    CASES = [(phase, n, action, suffix, *SETTINGS[(i + i // 4) % 4])
-             for i, ((phase, n), action, suffix) in enumerate(itertools.product(
-                 STOPS, ("kill", "int"), (".nc", ".zarr")))]
+                 STOPS, ("kill", "int"), FORMATS, SETTINGS)]
+else:  # a covering design of 20 cases: every stop with both signals, one in each format;
+    # every signal and format meets all four settings (keep mode x sample count)
+    CASES = [(phase, n, action, FORMATS[(j + a) % 2], *SETTINGS[(j // 2) % 4])
+             for j, (phase, n) in enumerate(STOPS) for a, action in enumerate(("kill", "int"))]
 
 
 def test_every_phase_is_covered():
     assert {phase for phase, _ in STOPS} == set(PHASES)
+    signals = ("kill", "int")
+    assert {(p, n, a) for p, n, a, *_ in CASES} == {(p, n, a) for p, n in STOPS for a in signals}
+    for stop in STOPS:  # each stop in both formats
+        assert {f for p, n, _, f, _, _ in CASES if (p, n) == stop} == set(FORMATS)
+    assert {(a, f, k, x) for _, _, a, f, k, x in CASES} == {
+        (a, f, k, x) for a in signals for f in FORMATS for k, x in SETTINGS}
 
 
 @pytest.mark.parametrize(("phase", "n", "action", "suffix", "keep", "label"), CASES,
