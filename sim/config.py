@@ -11,13 +11,15 @@ import difflib
 import json
 import math
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 from . import io
 from .copula import Pair, cholesky_factor, correlation_matrix, offending_pairs
-from .distributions import Prior, PriorError, prior_from_value
+from .distributions import TAIL_PROBABILITY, Prior, PriorError, prior_from_value
 from .errors import ConfigError
 from .schema import (
     CLAIM_KEYS,
@@ -31,7 +33,7 @@ from .schema import (
     key_spec,
     prior_keys,
 )
-from .timegrid import TimeGrid, build_time_grid
+from .timegrid import FIRST_DATE, LAST_DATE, TimeGrid, add_months, build_time_grid
 
 MAX_SEED = 2**63 - 1
 
@@ -177,7 +179,7 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
         raw.setdefault(section, {})[name] = value
         overridden[key] = values_source
     try:
-        return _validate(raw, path, files)
+        return _validate(raw, path, files, frozenset(overridden))
     except ConfigError as error:
         owner = next((source for key, source in overridden.items()
                       if error.key == key or error.key.startswith(key + ".")), None)
@@ -205,7 +207,7 @@ def _load_chain(path: str, seen: tuple[str, ...]) -> tuple[dict, tuple[str, ...]
     while True:
         try:
             resolved = str(Path(path).resolve())
-        except (OSError, RuntimeError) as error:  # a symlink loop
+        except (OSError, RuntimeError, ValueError) as error:  # a symlink loop, a NUL byte
             raise ConfigError(path, "", f"cannot resolve the path ({error})") from None
         if resolved in seen:
             trail = " -> ".join((*seen, resolved))
@@ -283,7 +285,16 @@ def suggest(word: str, options) -> str:
 # ---------------------------------------------------------------- validation
 
 
-def _validate(raw: dict, path: str, files: tuple[str, ...]) -> Scenario:
+def _validate(raw: dict, path: str, files: tuple[str, ...],
+              overridden: frozenset[str] = frozenset()) -> Scenario:
+    """Validate the merged config; `overridden` are the keys set by ``--set`` or a sweep."""
+    def blame(key: str, *causes: str) -> str:
+        """The key an error between keys names: `key`, unless only one of its `causes`
+        was overridden (then `sim.config.load_scenario` names the override's source)."""
+        if key in overridden:
+            return key
+        return next((cause for cause in causes if cause in overridden), key)
+
     for section, value in raw.items():
         if section not in TOP_LEVEL_KEYS:
             raise ConfigError(path, section,
@@ -308,17 +319,17 @@ def _validate(raw: dict, path: str, files: tuple[str, ...]) -> Scenario:
     start = _date(setting("time.start"), path, "time.start")
     months = _positive_int(setting("time.months"), path, "time.months")
     step = _choice(setting("time.step"), path, "time.step")
-    _check_horizon(start, months, path)
+    _check_horizon(start, months, path, blame)
     loss_mode = _choice(setting("losses.mode"), path, "losses.mode")
     samples = _positive_int(setting("run.samples"), path, "run.samples")
     seed = _seed(setting("run.seed"), path, "run.seed")
     design = _choice(setting("run.design"), path, "run.design")
-    _check_design(design, samples, path)
+    _check_design(design, samples, path, blame("run.samples", "run.design"))
     grid = build_time_grid(start, months, step)
 
     priors = {key: _prior(raw, path, key) for key in prior_keys(loss_mode)}
-    _check_joint(priors, path)
-    _check_growth(priors, months, path)
+    _check_joint(priors, path, blame)
+    _check_growth(priors, months, path, blame)
     correlations = _correlations(raw, path, priors)
     claims = tuple(
         _claim(entry, path, i, grid) for i, entry in enumerate(_table_list(raw, path, "claims"))
@@ -333,12 +344,22 @@ MAX_MONTHS = 1200
 bounds the memory of a run's time axis (a daily grid of 36,500 steps)."""
 
 MAX_GROWTH_FACTOR = 1e12
-"""Largest factor by which any amount may grow over the horizon. Amounts are at most
-1e15 (`sim.schema.MAX_AMOUNT`) at the start; a trillion-fold growth keeps every output,
-products of two such amounts included, far below float32's 3.4e38."""
+"""Largest factor by which any amount may grow over the horizon. Plausible inputs give
+outputs (products of a head count and a RUB amount, summed over the horizon) below about
+1e20 at the start, so a trillion-fold growth keeps them far below float32's 3.4e38; only
+inputs near the typo bound of 1e15 (`sim.schema.MAX_AMOUNT`) on two factors at once could
+still overflow."""
 
 
-def _check_horizon(start: dt.date, months: int, path: str) -> None:
+Blame = Callable[..., str]
+"""``blame(key, *causes)``: the key an error between several keys names (see `_validate`)."""
+
+
+def _unblamed(key: str, *causes: str) -> str:
+    return key
+
+
+def _check_horizon(start: dt.date, months: int, path: str, blame: Blame = _unblamed) -> None:
     if months > MAX_MONTHS:
         raise ConfigError(path, "time.months", f"expected at most {MAX_MONTHS} months (100 "
                           f"years), the largest supported horizon; got {months}")
@@ -346,15 +367,44 @@ def _check_horizon(start: dt.date, months: int, path: str) -> None:
     if end_index // 12 > dt.MAXYEAR - 1:
         raise ConfigError(path, "time.months", f"the horizon from {start} runs past the year "
                           f"{dt.MAXYEAR - 1}; expected a horizon ending by then")
+    if start < FIRST_DATE:
+        raise ConfigError(path, "time.start",
+                          f"expected a date from {FIRST_DATE} on (the results' datetime64[ns] "
+                          f"time coordinates span {FIRST_DATE} to {LAST_DATE}); got {start}")
+    if add_months(start, months) > LAST_DATE:
+        raise ConfigError(path, blame("time.start", "time.months"),
+                          f"a horizon of {months} months from {start} ends after {LAST_DATE}, "
+                          "the last date the results' datetime64[ns] time coordinates hold; "
+                          f"the latest start for {months} months is "
+                          f"{add_months(LAST_DATE, -months)}")
 
 
-def _check_growth(priors: dict[str, Prior], months: int, path: str) -> None:
+FX_WALK_Z = NormalDist().inv_cdf(1 - TAIL_PROBABILITY / 2)
+"""Largest excursion of the exchange rate's random walk, in SDs of its value at the
+horizon (about 6.1): by the reflection principle, the walk's maximum over a path exceeds
+z SDs with twice the probability its end does, so this is the `TAIL_PROBABILITY` bound
+of the priors' effective support applied to the whole path."""
+
+_GROWTH_CAUSES = {
+    "bonus and pay growth": ("bonus.federal_growth", "bonus.regional_growth", "pay.growth"),
+    "recruitment.bonus_elasticity": ("recruitment.bonus_elasticity", "bonus.federal_growth",
+                                     "bonus.regional_growth", "prices.inflation"),
+    "fx.drift": ("fx.drift",),
+    "fx.volatility": ("fx.volatility",),
+    "budget.growth": ("budget.growth",),
+}
+"""Each channel of `_check_growth` and the keys that set it."""
+
+
+def _check_growth(priors: dict[str, Prior], months: int, path: str,
+                  blame: Blame = _unblamed) -> None:
     """Refuse a horizon over which the priors' fastest compounding could overflow.
 
     The bound adds, per year, the fastest log growth of a bonus or pay, the recruits'
     response to the real bonus (|eps| times the fastest real bonus change), the drift
     of the exchange rate either way (the rate itself, and USD amounts) and the fall
-    of the budgets (shares): no output compounds faster.
+    of the budgets (shares), times the horizon in years T; and the spread of the
+    exchange rate's random walk, `FX_WALK_Z` sigma_X sqrt(T): no output compounds faster.
     """
     def support(key: str) -> tuple[float, float]:
         return priors[key].effective_support() if key in priors else (0.0, 0.0)
@@ -376,15 +426,24 @@ def _check_growth(priors: dict[str, Prior], months: int, path: str) -> None:
         "fx.drift": max(abs(v) for v in support("fx.drift")),
         "budget.growth": max(0.0, -log_rates("budget.growth")[0]),
     }
-    rate = sum(terms.values())
-    if months * rate > 12 * math.log(MAX_GROWTH_FACTOR):
-        largest = int(12 * math.log(MAX_GROWTH_FACTOR) / rate)
-        main = max(terms, key=terms.get)
-        raise ConfigError(path, "time.months",
-                          f"the priors let amounts compound at up to {rate:.3g} a year in log "
-                          f"terms (mostly {main}), more than {MAX_GROWTH_FACTOR:.0e}-fold over "
-                          f"{months} months, which could overflow; the largest supported "
-                          f"horizon for these priors is {largest} months")
+    rate = sum(terms.values())  # [1/year]
+    spread = FX_WALK_Z * support("fx.volatility")[1]  # [1/sqrt(year)]
+    limit, years = math.log(MAX_GROWTH_FACTOR), months / 12
+    if rate * years + spread * math.sqrt(years) <= limit:
+        return
+    if spread == 0:
+        largest = int(12 * limit / rate)
+    else:  # rate T + spread sqrt(T) = limit, solved for sqrt(T) (the stable root)
+        largest = int(12 * (2 * limit / (spread + math.sqrt(spread**2 + 4 * rate * limit)))**2)
+    shares = {name: term * years for name, term in terms.items()}
+    shares["fx.volatility"] = spread * math.sqrt(years)
+    main = max(shares, key=shares.get)
+    others = [key for name, keys in _GROWTH_CAUSES.items() if name != main for key in keys]
+    raise ConfigError(path, blame("time.months", *_GROWTH_CAUSES[main], *others),
+                      f"the priors let amounts compound up to e^{sum(shares.values()):.3g}-fold "
+                      f"(mostly {main}) over the {months}-month horizon (time.months), more "
+                      f"than {MAX_GROWTH_FACTOR:.0e}-fold, which could overflow; the largest "
+                      f"supported horizon for these priors is {largest} months")
 
 
 def _check_design(design: str, samples: int, path: str, key: str = "run.samples") -> None:
@@ -416,13 +475,13 @@ def _prior(raw: dict, path: str, dotted: str) -> Prior:
     return prior
 
 
-def _check_joint(priors: dict[str, Prior], path: str) -> None:
+def _check_joint(priors: dict[str, Prior], path: str, blame: Blame = _unblamed) -> None:
     """Constraints between priors."""
     killed_high = priors["losses.killed_share"].effective_support()[1]
     missing_high = priors["losses.missing_share"].effective_support()[1]
     if killed_high + missing_high > 1:
         raise ConfigError(
-            path, "losses.missing_share",
+            path, blame("losses.missing_share", "losses.killed_share"),
             f"killed_share + missing_share must not exceed 1, but their priors reach "
             f"{killed_high:.3g} + {missing_high:.3g}; use bounded priors (pert, "
             "triangular, uniform)",
@@ -431,7 +490,7 @@ def _check_joint(priors: dict[str, Prior], path: str) -> None:
                   + priors["bonus.regional_rub"].effective_support()[0])
     if base_bonus <= 0:
         raise ConfigError(
-            path, "bonus.regional_rub",
+            path, blame("bonus.regional_rub", "bonus.federal_rub"),
             "federal_rub + regional_rub must be > 0 (the bonus elasticity is relative to it)",
         )
 

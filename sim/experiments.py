@@ -320,7 +320,7 @@ def run_experiments(experiments: list[Experiment], *, keep: str = "full",
                 progress(offset + samples, total)
 
         ds = simulate(experiment.scenario, keep=keep, scheduler=scheduler, workers=workers,
-                      progress=step)
+                      progress=step, available_bytes=available_bytes)
         datasets.append(ds)
         done += experiment.scenario.samples
     return _stack(experiments, datasets)

@@ -91,6 +91,8 @@ def load_observations(path: str | Path, grid: TimeGrid) -> ObservationSet:
     for key in raw:
         if key not in ("observations", "bias"):
             raise ConfigError(path, key, f"unknown key{suggest(key, ('observations', 'bias'))}")
+    if not isinstance(raw.get("bias", {}), dict):
+        raise ConfigError(path, "bias", "expected a [bias] table of priors")
     bias = {}
     for name, value in raw.get("bias", {}).items():
         try:
@@ -101,13 +103,10 @@ def load_observations(path: str | Path, grid: TimeGrid) -> ObservationSet:
         if low <= 0:
             raise ConfigError(path, f"bias.{name}", "a reporting bias is a multiplier; "
                               "expected a prior on positive values")
-    if not isinstance(raw.get("bias", {}), dict):
-        raise ConfigError(path, "bias", "expected a [bias] table of priors")
     entries = raw.get("observations", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ConfigError(path, "observations", "expected [[observations]] tables")
     observations = tuple(_observation(e, path, i, grid, bias) for i, e in enumerate(entries))
-    check_unique_labels([o.claim.label for o in observations], path, "observations")
     first: dict[tuple, int] = {}
     for i, o in enumerate(observations):
         c = o.claim
@@ -117,6 +116,7 @@ def load_observations(path: str | Path, grid: TimeGrid) -> ObservationSet:
                               f"the same {c.quantity} {c.statistic} over the same window and "
                               f"reporter as observations[{first[what]}]; it would count twice")
         first[what] = i
+    check_unique_labels([o.claim.label for o in observations], path, "observations")
     return ObservationSet(path, observations, bias)
 
 
@@ -127,9 +127,13 @@ def _observation(entry: dict, path: str, index: int, grid: TimeGrid,
     if unknown:
         raise ConfigError(path, f"{where}.{unknown[0]}",
                           f"unknown key{suggest(unknown[0], OBSERVATION_KEYS)}")
+    reporter = entry.get("reporter", "")
+    if not isinstance(reporter, str):
+        raise ConfigError(path, f"{where}.reporter",
+                          f"expected the name of a [bias] prior, got {reporter!r}")
     claim_part = {k: v for k, v in entry.items()
                   if k not in (*ERROR_MODELS, "t_df", "reporter")}
-    claim_part.setdefault("label", _default_label(claim_part))
+    claim_part.setdefault("label", _default_label(entry))
     claim = parse_claim(claim_part, path, index, grid, "observations")
     given = [name for name in ERROR_MODELS if name in entry]
     if len(given) != 1:
@@ -144,7 +148,6 @@ def _observation(entry: dict, path: str, index: int, grid: TimeGrid,
     if t_df is not None and (isinstance(t_df, bool) or not isinstance(t_df, int | float)
                              or not t_df > 0):
         raise ConfigError(path, f"{where}.t_df", f"expected degrees of freedom > 0, got {t_df!r}")
-    reporter = entry.get("reporter", "")
     if reporter and reporter not in bias:
         raise ConfigError(path, f"{where}.reporter",
                           f"no [bias] prior named {reporter!r}{suggest(reporter, bias)}")
@@ -153,8 +156,12 @@ def _observation(entry: dict, path: str, index: int, grid: TimeGrid,
 
 
 def _default_label(entry: dict) -> str:
+    """``"casualties 2024-01-01 to 2024-02-01"``, with the statistic and the reporter when
+    given, so that two reporters' figures for one window get distinct labels."""
     when = entry.get("date") or f"{entry.get('start')} to {entry.get('end')}"
-    return f"{entry.get('quantity')} {when}"
+    statistic = f" {entry['statistic']}" if "statistic" in entry else ""
+    reporter = f" ({entry['reporter']})" if entry.get("reporter") else ""
+    return f"{entry.get('quantity')}{statistic} {when}{reporter}"
 
 
 # ---------------------------------------------------------------- reported series
@@ -257,6 +264,12 @@ def monthly_totals(series: Series, first: dt.date, last: dt.date
     """
     if first > last:
         raise UserError(f"--from {first} is after --to {last}; expected --from <= --to")
+    if (first.year, first.month) == (dt.MINYEAR, 1):  # the total needs the month before
+        raise UserError(f"--from {first.isoformat()[:7]}: no month before it in the "
+                        f"calendar; expected a month from {dt.MINYEAR:04d}-02 on")
+    if (last.year, last.month) == (dt.MAXYEAR, 12):  # a month ends at the next one's start
+        raise UserError(f"--to {last.isoformat()[:7]}: the month ends after the calendar's "
+                        f"last day; expected a month up to {dt.MAXYEAR}-11")
     months = []
     day = dt.date(first.year, first.month, 1)
     while day <= last:

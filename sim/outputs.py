@@ -152,7 +152,13 @@ def check_output(path: str | Path, kind: str, inputs: Iterable[str | Path] = (),
         Empty name, wrong ending, a protected place, an existing target the tool
         did not write, a missing or read-only parent directory.
     """
-    text = str(path)
+    try:
+        return _check_output(str(path), kind, inputs, flag)
+    except OSError as error:  # a name too long, a component that is a file, no permission
+        raise OutputError(f"{flag}: {str(path)[:200]!r}: {error.strerror}") from None
+
+
+def _check_output(text: str, kind: str, inputs: Iterable[str | Path], flag: str) -> Path:
     if not text.strip():
         raise OutputError(f"{flag}: expected a file name, got an empty string")
     if any(ord(c) < 32 for c in text):

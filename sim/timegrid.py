@@ -10,6 +10,13 @@ import numpy as np
 
 from .units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
+FIRST_DATE = dt.date(1678, 1, 1)
+LAST_DATE = dt.date(2262, 4, 11)
+"""The calendar a horizon must lie in, from its first day to the day after its last
+(`TimeGrid.end`). Results carry their time coordinates as ``datetime64[ns]``, which
+holds 1677-09-21 to 2262-04-11 only: NumPy casts a date outside that span without an
+error, to a wrong date, so such a horizon is refused rather than mislabelled."""
+
 
 @dataclass(frozen=True, eq=False)
 class TimeGrid:
