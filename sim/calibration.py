@@ -45,6 +45,9 @@ from .simulate import kept_bytes, timing_attrs
 CALIBRATION_SPAWN_KEY = 2**32 + 3
 TARGET_ESS = 0.5
 COLLAPSE_UNIQUE = 0.05
+# More pCN moves per stage than this buy nothing the default 5 does not (the chain has
+# long mixed) and, unbounded, a typo runs forever.
+MAX_MOVES = 1000
 """Warn when fewer than this share of particles are distinct after a resampling."""
 
 
@@ -393,7 +396,7 @@ def calibrate(scenario: Scenario, observations: ObservationSet | str, *, particl
     Raises
     ------
     UserError
-        Fewer than 2 particles or 1 move, an unknown method, or observations that do
+        Fewer than 2 particles, moves outside 1 to `MAX_MOVES`, an unknown method, or observations that do
         not fit the scenario (`check_observations`).
     ResourceError
         If the calibration would not fit in `available_bytes`; says how many
@@ -403,8 +406,9 @@ def calibrate(scenario: Scenario, observations: ObservationSet | str, *, particl
         raise UserError(f"--method: expected smc or importance, got {method!r}")
     if particles < 2:
         raise UserError(f"--particles: expected at least 2 particles, got {particles}")
-    if moves < 1:
-        raise UserError(f"--moves: expected at least 1 move per stage, got {moves}")
+    if not 1 <= moves <= MAX_MOVES:
+        raise UserError(
+            f"--moves: expected 1 to {MAX_MOVES} moves per stage, got {moves}")
     if not isinstance(observations, ObservationSet):
         observations = load_observations(observations, scenario.grid)
     check_observations(scenario, observations)
