@@ -396,8 +396,8 @@ def calibrate(scenario: Scenario, observations: ObservationSet | str, *, particl
     Raises
     ------
     UserError
-        Fewer than 2 particles, moves outside 1 to `MAX_MOVES`, an unknown method, or observations that do
-        not fit the scenario (`check_observations`).
+        Fewer than 2 particles, moves outside 1 to `MAX_MOVES`, an unknown method,
+        or observations that do not fit the scenario (`check_observations`).
     ResourceError
         If the calibration would not fit in `available_bytes`; says how many
         particles would.
