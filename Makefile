@@ -24,6 +24,7 @@ demo: venv
 
 lint: venv
 	$(BIN)/ruff check sim tests benchmarks
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest

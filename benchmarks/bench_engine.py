@@ -38,7 +38,7 @@ def _scenario(step: str):
 
 def floor_seconds(scenario, samples: int) -> float:
     """Time to draw the run's random variates with NumPy alone, block by block."""
-    from sim.sampling import SEED_BLOCK_SAMPLES, active_noise, uncertain_keys
+    from sim.priors.sampling import SEED_BLOCK_SAMPLES, active_noise, uncertain_keys
 
     d, k = len(uncertain_keys(scenario.priors)), scenario.grid.n_steps
     processes = len(active_noise(scenario.priors))

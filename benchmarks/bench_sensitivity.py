@@ -18,8 +18,8 @@ from pathlib import Path
 
 import sim
 
-# The package exports the function sim.sensitivity, which hides the module of that name.
-sensitivity_module = importlib.import_module("sim.sensitivity")
+# The package exports the function sim.sensitivity; the module is sim.analysis.sensitivity.
+sensitivity_module = importlib.import_module("sim.analysis.sensitivity")
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = [("bonus_spend_usd_per_day_mean", None), ("bonus_spend_usd_per_day", "all")]

@@ -8,19 +8,13 @@ The public API:
 >>> print(sim.summarize(ds))                                 # doctest: +SKIP
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("fiscal-strain-sim")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0+unknown"
-
-from .calibration import calibrate
-from .config import Claim, Scenario, load_scenario
-from .errors import ConfigError, UserError
-from .sensitivity import sensitivity
-from .simulate import simulate
-from .summary import Summary, summarize
+from sim.analysis.calibration import calibrate
+from sim.analysis.sensitivity import sensitivity
+from sim.analysis.summary import Summary, summarize
+from sim.config.scenario import Claim, Scenario, load_scenario
+from sim.errors import ConfigError, UserError
+from sim.run.simulate import simulate
+from sim.version import __version__
 
 __all__ = [
     "Claim",

@@ -1,5 +1,5 @@
 """``python -m sim`` is the ``fiscal-sim`` command."""
 
-from .cli import main
+from sim.cli import main
 
 raise SystemExit(main())

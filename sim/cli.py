@@ -16,15 +16,22 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from . import __version__, io, outputs
-from .backends import check_scheduler
-from .batch import run_to_file
-from .config import load_scenario
-from .errors import UserError
-from .experiments import compare_experiments, comparison_text, load_sweep, run_experiments
-from .sensitivity import ranked_table, sensitivity
-from .simulate import simulate
-from .summary import human, summarize
+from sim import io
+from sim.analysis.experiments import (
+    compare_experiments,
+    comparison_text,
+    load_sweep,
+    run_experiments,
+)
+from sim.analysis.sensitivity import ranked_table, sensitivity
+from sim.analysis.summary import human, summarize
+from sim.config.scenario import load_scenario
+from sim.errors import UserError
+from sim.io import outputs
+from sim.run.schedulers import check_scheduler
+from sim.run.simulate import simulate
+from sim.run.streamed import run_to_file
+from sim.version import __version__
 
 REPORTER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """A reporter's name: a bare TOML key."""
@@ -301,15 +308,15 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import write_report  # matplotlib only when a report is asked for
+    from sim.report.html import write_report  # matplotlib only when a report is asked for
 
     print(f"wrote {write_report(args.results, args.out)}")
     return 0
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from .calibration import calibrate
-    from .observations import load_observations
+    from sim.analysis.calibration import calibrate
+    from sim.config.observations import load_observations
 
     scenario = load_scenario(args.config, args.overrides)
     observations = load_observations(args.observations, scenario.grid)
@@ -341,7 +348,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _observations(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from .observations import monthly_totals, observations_toml, read_series
+    from sim.config.observations import monthly_totals, observations_toml, read_series
 
     dates = []
     for flag, text in (("--from", args.first), ("--to", args.last)):

@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import sim
-from sim.config import MAX_EXTENDS, MAX_MONTHS, ConfigError, load_scenario
+from sim.analysis.experiments import MAX_SCENARIOS, load_sweep, run_experiments
+from sim.config.observations import load_observations, observations_toml
+from sim.config.scenario import MAX_EXTENDS, MAX_MONTHS, ConfigError, load_scenario
+from sim.core.timegrid import build_time_grid
 from sim.errors import ResourceError
-from sim.experiments import MAX_SCENARIOS, load_sweep, run_experiments
-from sim.observations import load_observations, observations_toml
-from sim.timegrid import build_time_grid
 
 from .conftest import CONFIGS, minimal, run_cli, to_toml
 
@@ -214,7 +214,7 @@ def test_sweep_that_would_not_fit_is_refused_with_what_fits(tmp_path):
              for e in experiments]
     assert fit >= 0
     if fit:  # the figure given does fit (the same estimate)
-        from sim.experiments import sweep_memory_bytes
+        from sim.analysis.experiments import sweep_memory_bytes
 
         assert sweep_memory_bytes(small) <= 2**20
 

@@ -12,10 +12,10 @@ import pytest
 import xarray as xr
 
 import sim
-from sim.batch import partial_path, run_to_file
 from sim.io import read_results
-from sim.store import read_checkpoint
-from sim.streaming import DEFAULT_RELATIVE_ACCURACY
+from sim.io.store import read_checkpoint
+from sim.run.sketch import DEFAULT_RELATIVE_ACCURACY
+from sim.run.streamed import partial_path, run_to_file
 
 from .conftest import CONFIGS, TIMING_ATTRS, assert_same_run, run_cli
 

@@ -11,17 +11,17 @@ import pytest
 from scipy import stats
 
 import sim
-from sim.calibration import Likelihood, calibrate
-from sim.config import Claim
-from sim.observations import (
+from sim.analysis.calibration import Likelihood, calibrate
+from sim.config.observations import (
     Observation,
     ObservationSet,
     load_observations,
     monthly_totals,
     read_series,
 )
-from sim.timegrid import add_months
-from sim.units import DAYS_PER_MONTH
+from sim.config.scenario import Claim
+from sim.core.timegrid import add_months
+from sim.core.units import DAYS_PER_MONTH
 
 from .conftest import CONFIGS, TIMING_ATTRS, minimal, run_cli
 

@@ -583,7 +583,7 @@ FOUND_REFUSED = [
 ]
 """Bad input that a later fuzz round found escaping as an exception (or, for the gappy
 series, refused after lines of gap notices); a file name longer than NAME_MAX (255)
-made `sim.outputs.check_output` raise ENAMETOOLONG."""
+made `sim.io.outputs.check_output` raise ENAMETOOLONG."""
 
 
 @pytest.mark.parametrize("argv", FOUND_REFUSED,

@@ -9,14 +9,14 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import sim
-from sim.copula import (
+from sim.priors.copula import (
     apply_copula,
     cholesky_factor,
     correlation_matrix,
     offending_pairs,
     spearman_to_pearson,
 )
-from sim.simulate import param_name
+from sim.run.simulate import param_name
 
 from .conftest import assert_same_run, minimal, run_cli
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.distributions import FAMILY_NAMES, PriorError, prior_from_value
+from sim.priors.distributions import FAMILY_NAMES, PriorError, prior_from_value
 
 # Each stochastic assertion fails by chance with probability FALSE_FAILURE_RATE.
 FALSE_FAILURE_RATE = 1e-6

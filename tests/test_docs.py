@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sim.schema import REQUIRED, SCHEMA
-from sim.variables import VARIABLES
+from sim.core.schema import REQUIRED, SCHEMA
+from sim.core.variables import VARIABLES
 
 from .conftest import REPO
 

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 import sim
-from sim.experiments import comparison_table, load_sweep, run_experiments
+from sim.analysis.experiments import (
+    compare_experiments,
+    comparison_table,
+    load_sweep,
+    run_experiments,
+)
 from sim.io import read_results
 
 from .conftest import CONFIGS, run_cli
@@ -62,7 +67,7 @@ def test_sampled_factor_is_a_latin_hypercube_over_scenarios(write_sweep):
     experiments = load_sweep(path)
     assert len(experiments) == 16
     values = np.array([e.factors["recruitment.per_month"] for e in experiments[:8]])
-    prior = sim.distributions.prior_from_value("30_000 to 50_000")
+    prior = sim.priors.distributions.prior_from_value("30_000 to 50_000")
     strata = np.floor(prior.dist.cdf(values) * 8).astype(int)
     assert sorted(strata) == list(range(8))
     assert [e.factors["recruitment.per_month"] for e in experiments[8:]] == list(values)
@@ -143,7 +148,7 @@ def test_sweep_with_missing_base(tmp_path, capsys):
 def test_compare_configs_with_different_horizons(tmp_path):
     short = tmp_path / "short.toml"
     short.write_text(f'extends = "{BASE}"\n[time]\nmonths = 12\n[run]\nsamples = 200\n')
-    experiments = sim.experiments.compare_experiments([BASE, str(short)], ["run.samples=200"])
+    experiments = compare_experiments([BASE, str(short)], ["run.samples=200"])
     ds = run_experiments(experiments)
     assert ds.sizes["time"] == 24 and ds.sizes["scenario"] == 2
     # The shorter scenario has no values beyond its horizon.

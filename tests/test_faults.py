@@ -1,7 +1,7 @@
 """Fault injection: a run stopped at any phase (kill -9 or Ctrl-C) resumes to the exact
 result; damaged stores are repaired; one writer per output; foreign files survive.
 
-Runs are stopped by the `sim.faults` hook (``FISCAL_SIM_FAULT=PHASE:N:ACTION``) in a
+Runs are stopped by the `sim.io.faults` hook (``FISCAL_SIM_FAULT=PHASE:N:ACTION``) in a
 child forked from a fork server that has imported the package once, so each of the
 many cases costs a fork, not an interpreter start.
 """
@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sim.batch import partial_path
 from sim.cli import main
-from sim.faults import FAULT_ENV, PHASES
 from sim.io import read_results
-from sim.outputs import OutputLock, lock_path
-from sim.store import checkpoint_path, read_checkpoint
+from sim.io.faults import FAULT_ENV, PHASES
+from sim.io.outputs import OutputLock, lock_path
+from sim.io.store import checkpoint_path, read_checkpoint
+from sim.run.streamed import partial_path
 
 from .conftest import CONFIGS, TIMING_ATTRS, minimal, run_cli, to_toml
 
@@ -34,7 +34,7 @@ CONFIG = CONFIGS / "baseline.toml"
 CHUNK = "4096"
 SAMPLES = {"on-block": 8192, "off-block": 9000}  # 2 chunks; 3 chunks, the last partial
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["sim.cli", "sim.batch", "xarray", "zarr", "h5netcdf"])
+_CONTEXT.set_forkserver_preload(["sim.cli", "sim.run.streamed", "xarray", "zarr", "h5netcdf"])
 
 
 def _argv(out: Path, keep: str, samples: int) -> list[str]:

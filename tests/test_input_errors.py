@@ -48,13 +48,13 @@ def test_extends_chain_of_1200_files_is_one_line(tmp_path, capsys):
         (tmp_path / f"c{i}.toml").write_text(f'extends = "c{i - 1}.toml"\n')
     status, _, err = run_cli("validate", tmp_path / "c1199.toml", capsys=capsys)
     line = _refused(status, err, "extends", str(tmp_path))
-    from sim.config import MAX_EXTENDS
+    from sim.config.scenario import MAX_EXTENDS
 
     assert str(MAX_EXTENDS) in line
 
 
 def test_extends_chain_at_the_cap_still_loads(tmp_path):
-    from sim.config import MAX_EXTENDS
+    from sim.config.scenario import MAX_EXTENDS
 
     (tmp_path / "c0.toml").write_text(to_toml(minimal()))
     for i in range(1, MAX_EXTENDS):
@@ -105,7 +105,7 @@ def test_impossible_horizons_are_one_line(time, write_config, capsys):
 
 
 def test_longest_horizon_is_named(write_config, capsys):
-    from sim.config import MAX_MONTHS
+    from sim.config.scenario import MAX_MONTHS
 
     path = write_config(minimal(time={"months": MAX_MONTHS + 1}))
     status, _, err = run_cli("validate", path, capsys=capsys)
@@ -124,7 +124,7 @@ def test_dates_the_time_coordinates_cannot_hold_are_refused(start, write_config,
 
 
 def test_latest_start_for_a_horizon_is_accepted_and_named(write_config, capsys):
-    from sim.timegrid import LAST_DATE, add_months
+    from sim.core.timegrid import LAST_DATE, add_months
 
     latest = add_months(LAST_DATE, -24)
     scenario = sim.load_scenario(write_config(minimal(time={"start": latest, "months": 24})))
@@ -358,7 +358,7 @@ def test_a_scenario_config_is_not_a_sweep_file(capsys):
      "2,000,000,000,000"),
 ])
 def test_combinations_are_counted_before_they_are_expanded(factors, count, tmp_path, capsys):
-    from sim.experiments import MAX_SCENARIOS
+    from sim.analysis.experiments import MAX_SCENARIOS
 
     values = ", ".join(str(i / 1000) for i in range(1000))
     text = (f'base = "{BASELINE}"\nn_scenarios = 1_000_000_000_000\n[factors]\n'
@@ -370,9 +370,10 @@ def test_combinations_are_counted_before_they_are_expanded(factors, count, tmp_p
 def test_sweep_that_would_not_fit_in_memory_is_refused_up_front(tmp_path):
     text = f'base = "{BASELINE}"\n[run]\nsamples = 1000\n' + FACTOR
     path = _sweep(tmp_path, text)
-    experiments = sim.experiments.load_sweep(path)
+    experiments = sim.analysis.experiments.load_sweep(path)
     with pytest.raises(ResourceError) as refused:
-        sim.experiments.run_experiments(experiments, available_bytes=2**20, source=str(path))
+        sim.analysis.experiments.run_experiments(experiments, available_bytes=2**20,
+                                                 source=str(path))
     message = str(refused.value)
     assert "\n" not in message and message.startswith(f"{path}: 2 scenarios x 1000 samples")
     assert "GiB" in message and "(or use --keep summary)" in message
@@ -381,7 +382,7 @@ def test_sweep_that_would_not_fit_in_memory_is_refused_up_front(tmp_path):
     if fit:
         small = [e.__class__(e.label, e.factors, e.scenario.with_run(samples=fit))
                  for e in experiments]
-        ds = sim.experiments.run_experiments(small, available_bytes=2**20)
+        ds = sim.analysis.experiments.run_experiments(small, available_bytes=2**20)
         assert ds.sizes["sample"] == fit
 
 
@@ -396,7 +397,7 @@ def test_cli_sweep_too_big_for_memory_is_one_line(tmp_path, capsys):
 
 
 def _grid():
-    return sim.timegrid.build_time_grid(dt.date(2024, 1, 1), 24, "month")
+    return sim.core.timegrid.build_time_grid(dt.date(2024, 1, 1), 24, "month")
 
 
 def _observation(label: str | None = None, reporter: str = "", start: str = "2024-03-01",
@@ -420,7 +421,7 @@ def test_the_same_window_from_the_same_reporter_is_refused(text, key, tmp_path, 
     path = tmp_path / "obs.toml"
     path.write_text(text)
     with pytest.raises(ConfigError) as refused:
-        sim.observations.load_observations(path, _grid())
+        sim.config.observations.load_observations(path, _grid())
     assert refused.value.key == key and refused.value.path == str(path)
     assert "observations[0]" in refused.value.message
     status, _, err = run_cli("calibrate", CONFIGS / "calibration_2024.toml", "--observations",
@@ -447,7 +448,7 @@ def test_two_reporters_on_one_window_are_independent_observations(tmp_path):
     path = tmp_path / "obs.toml"
     path.write_text(BIAS + _observation(reporter="mod") + _observation(reporter="general_staff")
                     + _observation())
-    loaded = sim.observations.load_observations(path, _grid())
+    loaded = sim.config.observations.load_observations(path, _grid())
     assert [o.reporter for o in loaded.observations] == ["mod", "general_staff", ""]
     assert len({o.claim.label for o in loaded.observations}) == 3
 
@@ -457,7 +458,7 @@ def test_duplicate_observation_labels_are_refused(tmp_path):
     path.write_text(_observation("March") + _observation("March", start="2024-05-01",
                                                          end="2024-06-01"))
     with pytest.raises(ConfigError) as refused:
-        sim.observations.load_observations(path, _grid())
+        sim.config.observations.load_observations(path, _grid())
     assert refused.value.key == "observations[1].label"
     assert "observations[0]" in refused.value.message
 
@@ -471,13 +472,13 @@ TOTALS = [(dt.date(2024, 3, 1), dt.date(2024, 4, 1), 31_234.0),
 @example(reporter="general_staff", source="\x00\x1f\x7f\u2028\ud7ff")
 def test_written_observations_read_back_for_any_reporter_or_source(
         tmp_path_factory, reporter, source):
-    text = sim.observations.observations_toml(TOTALS, "casualties", 0.1, reporter, source)
+    text = sim.config.observations.observations_toml(TOTALS, "casualties", 0.1, reporter, source)
     document = tomllib.loads(text)
     assert [row["reporter"] for row in document["observations"]] == [reporter] * 2
     assert all(row["source"] == source for row in document["observations"])
     path = tmp_path_factory.mktemp("obs") / "obs.toml"
     path.write_text(text, encoding="utf-8")
-    loaded = sim.observations.load_observations(path, _grid())
+    loaded = sim.config.observations.load_observations(path, _grid())
     assert [o.claim.value for o in loaded.observations] == [31_234.0, 29_876.5]
     assert {o.reporter for o in loaded.observations} == {reporter}
     assert loaded.observations[0].claim.source == source
@@ -487,7 +488,7 @@ def test_written_observations_read_back_for_any_reporter_or_source(
 
 
 def test_written_observations_stay_readable():
-    text = sim.observations.observations_toml(TOTALS, "casualties", 0.1, "general_staff",
+    text = sim.config.observations.observations_toml(TOTALS, "casualties", 0.1, "general_staff",
                                               "gs.json, monthly totals")
     assert text.startswith("# Monthly casualties built by `fiscal-sim observations` from "
                            "gs.json, monthly totals.\n")
@@ -497,7 +498,7 @@ def test_written_observations_stay_readable():
 
 def _series():
     days = np.arange(np.datetime64("2024-11-01"), np.datetime64("2025-04-01"))
-    return sim.observations.Series(days, np.arange(len(days), dtype=float), [])
+    return sim.config.observations.Series(days, np.arange(len(days), dtype=float), [])
 
 
 @pytest.mark.parametrize(("first", "last", "words"), [
@@ -507,7 +508,7 @@ def _series():
 ])
 def test_monthly_totals_refuse_impossible_months(first, last, words):
     with pytest.raises(UserError, match=re.escape(words)):
-        sim.observations.monthly_totals(_series(), first, last)
+        sim.config.observations.monthly_totals(_series(), first, last)
 
 
 def test_observations_command_at_the_calendar_edge_is_one_line(tmp_path, capsys):
@@ -523,9 +524,9 @@ def test_observations_command_at_the_calendar_edge_is_one_line(tmp_path, capsys)
 
 
 def test_config_docs_state_the_limits():
-    from sim.config import MAX_EXTENDS, MAX_MONTHS
-    from sim.experiments import MAX_SCENARIOS
-    from sim.timegrid import FIRST_DATE, LAST_DATE
+    from sim.analysis.experiments import MAX_SCENARIOS
+    from sim.config.scenario import MAX_EXTENDS, MAX_MONTHS
+    from sim.core.timegrid import FIRST_DATE, LAST_DATE
 
     text = (REPO / "docs" / "config.md").read_text()
     for limit in (f"{MAX_MONTHS:,}", f"{MAX_EXTENDS} files", f"{MAX_SCENARIOS:,}", str(FIRST_DATE),

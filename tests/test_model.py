@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.model import Noise, ar1_multiplier, run_model
-from sim.schema import REQUIRED, SCHEMA
-from sim.timegrid import build_time_grid
-from sim.units import DAYS_PER_MONTH, DAYS_PER_YEAR
+from sim.core.model import Noise, ar1_multiplier, run_model
+from sim.core.schema import REQUIRED, SCHEMA
+from sim.core.timegrid import build_time_grid
+from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 from .conftest import MINIMAL
 

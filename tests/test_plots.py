@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import sim
-from sim import plots
-from sim.experiments import load_sweep, run_experiments
+from sim.analysis.experiments import load_sweep, run_experiments
+from sim.report import plots
 
 from .conftest import CONFIGS
 

@@ -11,12 +11,12 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import sim
+from sim.core.metrics import derive
+from sim.core.model import Noise, run_model
+from sim.core.schema import SCHEMA
+from sim.core.timegrid import build_time_grid
 from sim.errors import ConfigError
-from sim.metrics import derive
-from sim.model import Noise, run_model
-from sim.sampling import SEED_BLOCK_SAMPLES
-from sim.schema import SCHEMA
-from sim.timegrid import build_time_grid
+from sim.priors.sampling import SEED_BLOCK_SAMPLES
 
 from .conftest import MINIMAL, assert_same_run, minimal, to_toml
 
@@ -159,7 +159,7 @@ def test_redenominating_the_ruble_scales_only_ruble_outputs(inputs, k):
     _, base = _run(p, noise, grid, mode)
     _, scaled = _run(q, noise, grid, mode)
     for name, values in base.items():
-        unit = sim.variables.VARIABLES[name].units
+        unit = sim.core.variables.VARIABLES[name].units
         factor = k if unit.startswith("RUB") else 1.0
         np.testing.assert_allclose(scaled[name], values * factor, rtol=1e-9,
                                    atol=1e-300, err_msg=name)

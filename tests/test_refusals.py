@@ -23,12 +23,12 @@ from pathlib import Path
 import pytest
 
 import sim
-from sim.calibration import calibrate, calibration_memory_bytes
-from sim.config import Claim
+from sim.analysis.calibration import calibrate, calibration_memory_bytes
+from sim.analysis.sensitivity import select_outcome, sensitivity, sensitivity_memory_bytes
+from sim.config.observations import Observation, ObservationSet, load_observations
+from sim.config.scenario import Claim
+from sim.core.variables import VARIABLES
 from sim.errors import ResourceError, UserError
-from sim.observations import Observation, ObservationSet, load_observations
-from sim.sensitivity import select_outcome, sensitivity, sensitivity_memory_bytes
-from sim.variables import VARIABLES
 
 from .conftest import CONFIGS, REPO, run_cli
 
@@ -281,9 +281,9 @@ PEAK_SCRIPT = textwrap.dedent("""
     import json, sys
     from pathlib import Path
     import sim
-    from sim.calibration import calibrate, calibration_memory_bytes
-    from sim.observations import load_observations
-    from sim.sensitivity import select_outcome, sensitivity, sensitivity_memory_bytes
+    from sim.analysis.calibration import calibrate, calibration_memory_bytes
+    from sim.config.observations import load_observations
+    from sim.analysis.sensitivity import select_outcome, sensitivity, sensitivity_memory_bytes
 
     def peak_rss():
         # VmHWM, the peak resident set of this process's memory since exec: what
@@ -313,7 +313,7 @@ RSS_SLACK = 16 * 2**20
 """Bytes of peak resident memory the estimates may miss: page rounding, allocator arenas
 and fragmentation and interpreter objects, which they (live NumPy bytes) do not count.
 The estimates' own margin is far larger at these sizes (a third or more of the growth:
-they take `sim.chunks.WORKING_ARRAYS` for the model's working set, which holds about 30)."""
+they take `sim.run.chunks.WORKING_ARRAYS` for the model's working set, which holds about 30)."""
 
 
 @pytest.mark.slow

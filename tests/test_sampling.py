@@ -7,8 +7,8 @@ import pytest
 from scipy import stats
 
 import sim
-from sim.sampling import SEED_BLOCK_SAMPLES, design_points, root_seed
-from sim.simulate import param_name
+from sim.priors.sampling import SEED_BLOCK_SAMPLES, design_points, root_seed
+from sim.run.simulate import param_name
 
 from .conftest import assert_same_run, minimal, run_cli
 

@@ -8,8 +8,8 @@ import xarray as xr
 from scipy import stats
 
 import sim
+from sim.analysis.sensitivity import rank_correlations, saltelli_2010, sobol_analysis, sobol_design
 from sim.io import read_results
-from sim.sensitivity import rank_correlations, saltelli_2010, sobol_analysis, sobol_design
 
 from .conftest import minimal, run_cli
 

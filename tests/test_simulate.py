@@ -10,9 +10,9 @@ import xarray as xr
 
 import sim
 from sim import io
-from sim.sampling import SEED_BLOCK_SAMPLES
-from sim.units import DAYS_PER_MONTH
-from sim.variables import VARIABLES
+from sim.core.units import DAYS_PER_MONTH
+from sim.core.variables import VARIABLES
+from sim.priors.sampling import SEED_BLOCK_SAMPLES
 
 from .conftest import CONFIGS, assert_same_run, minimal
 

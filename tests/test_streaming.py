@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.streaming import MIN_MAGNITUDE, Moments, QuantileSketch
+from sim.run.sketch import MIN_MAGNITUDE, Moments, QuantileSketch
 
 LEVELS = np.array([0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0])
 

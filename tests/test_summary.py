@@ -10,8 +10,8 @@ import pytest
 
 import sim
 from sim import io
-from sim.summary import claim_samples, claims_from_attrs, human
-from sim.units import DAYS_PER_MONTH
+from sim.analysis.summary import claim_samples, claims_from_attrs, human
+from sim.core.units import DAYS_PER_MONTH
 
 from .conftest import CONFIGS, minimal
 

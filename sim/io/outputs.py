@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .errors import OutputError
+from sim.errors import OutputError
 
 TOOL = "fiscal-strain-sim"
 MARKER = ".fiscal-sim-output"

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .claims import claim_weights
-from .config import Claim
-from .timegrid import TimeGrid
-from .units import SAMPLE, TIME_BOUND, YEAR
+from sim.config.claims import claim_weights
+from sim.config.scenario import Claim
+from sim.core.timegrid import TimeGrid
+from sim.core.units import SAMPLE, TIME_BOUND, YEAR
 
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 BAND = (0.05, 0.95)

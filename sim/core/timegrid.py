@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .units import DAYS_PER_MONTH, DAYS_PER_YEAR
+from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 FIRST_DATE = dt.date(1678, 1, 1)
 LAST_DATE = dt.date(2262, 4, 11)

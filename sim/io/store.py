@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import faults, outputs
-from .errors import UserError
-from .sampling import SEED_BLOCK_SAMPLES
+from sim.errors import UserError
+from sim.io import faults, outputs
+from sim.priors.sampling import SEED_BLOCK_SAMPLES
 
 ZARR_FORMAT = 2  # fixed-width strings (claim labels) are part of the v2 spec
 SAMPLE = "sample"

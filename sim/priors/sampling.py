@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import qmc
 
-from .copula import Pair, apply_copula, cholesky_factor, correlation_matrix
-from .distributions import Prior
-from .model import Noise
-from .schema import DOMAINS, key_spec
+from sim.core.model import Noise
+from sim.core.schema import DOMAINS, key_spec
+from sim.priors.copula import Pair, apply_copula, cholesky_factor, correlation_matrix
+from sim.priors.distributions import Prior
 
 SEED_BLOCK_SAMPLES = 4096
 """Samples per seed block [samples]; part of the results' definition, recorded in attrs."""

@@ -15,14 +15,14 @@ from dataclasses import asdict
 import numpy as np
 import xarray as xr
 
-from . import __version__
-from .chunks import STORAGE_DTYPE, ChunkResult
-from .config import Scenario
-from .sampling import SEED_BLOCK_SAMPLES, uncertain_keys
-from .schema import key_spec
-from .streaming import Moments, QuantileSketch
-from .units import SAMPLE, TIME, TIME_BOUND, YEAR, attrs
-from .variables import BOUND, PER_SAMPLE, STEP, VARIABLES, YEARLY
+from sim.config.scenario import Scenario
+from sim.core.schema import key_spec
+from sim.core.units import SAMPLE, TIME, TIME_BOUND, YEAR, attrs
+from sim.core.variables import BOUND, PER_SAMPLE, STEP, VARIABLES, YEARLY
+from sim.priors.sampling import SEED_BLOCK_SAMPLES, uncertain_keys
+from sim.run.chunks import STORAGE_DTYPE, ChunkResult
+from sim.run.sketch import Moments, QuantileSketch
+from sim.version import __version__
 
 KEEP_MODES = ("full", "summary")
 

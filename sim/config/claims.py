@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import Claim
-from .schema import CLAIM_QUANTITIES
-from .timegrid import TimeGrid
-from .variables import VARIABLES
+from sim.config.scenario import Claim
+from sim.core.schema import CLAIM_QUANTITIES
+from sim.core.timegrid import TimeGrid
+from sim.core.variables import VARIABLES
 
 
 def claim_weights(grid: TimeGrid, claim: Claim) -> tuple[str, np.ndarray]:

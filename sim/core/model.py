@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .units import DAYS_PER_MONTH, DAYS_PER_YEAR
+from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 Params = Mapping[str, np.ndarray]
 

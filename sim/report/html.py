@@ -15,12 +15,14 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from . import io, outputs, plots
-from .distributions import PriorError, prior_from_value
-from .errors import ResourceError
-from .experiments import comparison_table
-from .schema import SCHEMA
-from .summary import claims_table, outcome_table, probability_table
+from sim import io
+from sim.analysis.experiments import comparison_table
+from sim.analysis.summary import claims_table, outcome_table, probability_table
+from sim.core.schema import SCHEMA
+from sim.errors import ResourceError
+from sim.io import outputs
+from sim.priors.distributions import PriorError, prior_from_value
+from sim.report import plots
 
 Figure = tuple[str, str, Callable]
 """(file stem, caption, function of the Dataset returning Axes)."""

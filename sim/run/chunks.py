@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .claims import claim_values, claim_weights
-from .config import Scenario
-from .metrics import derive
-from .model import Noise, run_model
-from .sampling import (
+from sim.config.claims import claim_values, claim_weights
+from sim.config.scenario import Scenario
+from sim.core.metrics import derive
+from sim.core.model import Noise, run_model
+from sim.priors.sampling import (
     SEED_BLOCK_SAMPLES,
     copula_factor_for,
     design_points,
@@ -25,7 +25,7 @@ from .sampling import (
     parameters_from_unit,
     uncertain_keys,
 )
-from .streaming import Moments, QuantileSketch
+from sim.run.sketch import Moments, QuantileSketch
 
 STORAGE_DTYPE = np.float32
 """Outputs are stored in float32 (about 7 significant digits); computed in float64."""

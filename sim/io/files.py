@@ -18,10 +18,10 @@ from pathlib import Path
 
 import xarray as xr
 
-from . import faults, outputs
-from .errors import ConfigError, UserError
-from .sampling import SEED_BLOCK_SAMPLES
-from .store import ZARR_FORMAT, damaged_arrays, seal
+from sim.errors import ConfigError, UserError
+from sim.io import faults, outputs
+from sim.io.store import ZARR_FORMAT, damaged_arrays, seal
+from sim.priors.sampling import SEED_BLOCK_SAMPLES
 
 NETCDF_ENGINE = "h5netcdf"
 

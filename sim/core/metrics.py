@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import Params, cumulative_sum, growth_factor
-from .units import DAYS_PER_MONTH, DAYS_PER_YEAR
+from sim.core.model import Params, cumulative_sum, growth_factor
+from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 BUDGET_DENOMINATORS = {
     "defense": "budget.defense_rub",

@@ -28,13 +28,15 @@ import xarray as xr
 from scipy import stats
 from scipy.stats import qmc
 
-from . import __version__, io
-from .chunks import WORKING_ARRAYS, default_chunk_samples, model_outputs
-from .collect import param_name
-from .config import Scenario, suggest
-from .errors import ResourceError, UserError
-from .model import Noise
-from .sampling import (
+from sim import io
+from sim.analysis.summary import human
+from sim.config.scenario import Scenario, suggest
+from sim.core.model import Noise
+from sim.core.schema import key_spec
+from sim.core.units import SAMPLE, TIME, TIME_BOUND, YEAR, attrs
+from sim.core.variables import BOUND, PER_SAMPLE, STEP, VARIABLES, YEARLY
+from sim.errors import ResourceError, UserError
+from sim.priors.sampling import (
     SEED_BLOCK_SAMPLES,
     active_noise,
     draw_block,
@@ -43,11 +45,10 @@ from .sampling import (
     root_seed,
     uncertain_keys,
 )
-from .schema import key_spec
-from .simulate import memory_needed_bytes, simulate
-from .summary import human
-from .units import SAMPLE, TIME, TIME_BOUND, YEAR, attrs
-from .variables import BOUND, PER_SAMPLE, STEP, VARIABLES, YEARLY
+from sim.run.chunks import WORKING_ARRAYS, default_chunk_samples, model_outputs
+from sim.run.collect import param_name
+from sim.run.simulate import memory_needed_bytes, simulate
+from sim.version import __version__
 
 PARAMETER = "parameter"
 SENSITIVITY_SPAWN_KEY = 2**32 + 1

@@ -34,9 +34,17 @@ import pandas as pd
 import xarray as xr
 from scipy.stats import qmc
 
-from . import io
-from .chunks import default_chunk_samples
-from .collect import (
+from sim import io
+from sim.analysis.summary import claims_table, human
+from sim.config.scenario import Scenario, load_scenario, read_toml, suggest
+from sim.core.schema import SCHEMA
+from sim.core.units import SAMPLE
+from sim.core.variables import VARIABLES
+from sim.errors import ConfigError, ResourceError
+from sim.priors.distributions import Prior, PriorError, prior_from_value
+from sim.priors.sampling import root_seed, uncertain_keys
+from sim.run.chunks import default_chunk_samples
+from sim.run.collect import (
     CLAIM,
     CLAIM_VALUE_ATTRS,
     DIMS,
@@ -49,12 +57,7 @@ from .collect import (
     provenance,
     shape,
 )
-from .config import Scenario, load_scenario, read_toml, suggest
-from .distributions import Prior, PriorError, prior_from_value
-from .errors import ConfigError, ResourceError
-from .sampling import root_seed, uncertain_keys
-from .schema import SCHEMA
-from .simulate import (
+from sim.run.simulate import (
     Progress,
     fill,
     kept_bytes,
@@ -63,9 +66,6 @@ from .simulate import (
     timing_attrs,
     working_bytes,
 )
-from .summary import claims_table, human
-from .units import SAMPLE
-from .variables import VARIABLES
 
 SCENARIO = "scenario"
 SWEEP_KEYS = ("base", "configs", "combine", "n_scenarios", "run", "factors")

@@ -11,10 +11,13 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
-from . import io
-from .backends import map_ordered
-from .chunks import WORKING_ARRAYS, compute_chunk, default_chunk_samples, iter_tasks
-from .collect import (
+from sim import io
+from sim.config.scenario import Scenario
+from sim.core.variables import VARIABLES
+from sim.errors import ResourceError, UserError
+from sim.priors.sampling import root_seed, uncertain_keys
+from sim.run.chunks import WORKING_ARRAYS, compute_chunk, default_chunk_samples, iter_tasks
+from sim.run.collect import (
     KEEP_MODES,
     STORAGE_DTYPE,
     MemoryCollector,
@@ -23,11 +26,8 @@ from .collect import (
     shape,
     streamed_names,
 )
-from .config import Scenario
-from .errors import ResourceError, UserError
-from .sampling import root_seed, uncertain_keys
-from .streaming import QuantileSketch
-from .variables import VARIABLES
+from sim.run.schedulers import map_ordered
+from sim.run.sketch import QuantileSketch
 
 __all__ = ["check_memory", "memory_needed_bytes", "param_name", "simulate"]
 

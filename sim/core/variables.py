@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .units import PERSONS, RUB, USD, attrs, per_day
+from sim.core.units import PERSONS, RUB, USD, attrs, per_day
 
 STEP, BOUND, YEARLY, PER_SAMPLE = "step", "bound", "year", "sample"
 """Layouts: per time step, on step boundaries (stocks), per calendar year, per sample."""

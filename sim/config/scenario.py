@@ -17,11 +17,8 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
-from . import io
-from .copula import Pair, cholesky_factor, correlation_matrix, offending_pairs
-from .distributions import TAIL_PROBABILITY, Prior, PriorError, prior_from_value
-from .errors import ConfigError
-from .schema import (
+from sim import io
+from sim.core.schema import (
     CLAIM_KEYS,
     CLAIM_QUANTITIES,
     CLAIM_STATISTICS,
@@ -33,7 +30,10 @@ from .schema import (
     key_spec,
     prior_keys,
 )
-from .timegrid import FIRST_DATE, LAST_DATE, TimeGrid, add_months, build_time_grid
+from sim.core.timegrid import FIRST_DATE, LAST_DATE, TimeGrid, add_months, build_time_grid
+from sim.errors import ConfigError
+from sim.priors.copula import Pair, cholesky_factor, correlation_matrix, offending_pairs
+from sim.priors.distributions import TAIL_PROBABILITY, Prior, PriorError, prior_from_value
 
 MAX_SEED = 2**63 - 1
 

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .errors import UserError
+from sim.errors import UserError
 
 LOCAL_SCHEDULERS = ("sync", "threads", "processes")
 

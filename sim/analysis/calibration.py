@@ -22,15 +22,15 @@ import numpy as np
 import xarray as xr
 from scipy import special, stats
 
-from . import io
-from .chunks import WORKING_ARRAYS, ChunkResult, model_outputs
-from .claims import claim_values, claim_weights
-from .collect import MemoryCollector
-from .config import Scenario, suggest
-from .errors import ResourceError, UserError
-from .model import Noise
-from .observations import ERROR_MODELS, ObservationSet, load_observations
-from .sampling import (
+from sim import io
+from sim.analysis.sensitivity import format_bytes
+from sim.config.claims import claim_values, claim_weights
+from sim.config.observations import ERROR_MODELS, ObservationSet, load_observations
+from sim.config.scenario import Scenario, suggest
+from sim.core.model import Noise
+from sim.core.schema import CLAIM_QUANTITIES
+from sim.errors import ResourceError, UserError
+from sim.priors.sampling import (
     NOISE_SWITCH,
     active_noise,
     copula_factor_for,
@@ -38,9 +38,9 @@ from .sampling import (
     root_seed,
     uncertain_keys,
 )
-from .schema import CLAIM_QUANTITIES
-from .sensitivity import format_bytes
-from .simulate import kept_bytes, timing_attrs
+from sim.run.chunks import WORKING_ARRAYS, ChunkResult, model_outputs
+from sim.run.collect import MemoryCollector
+from sim.run.simulate import kept_bytes, timing_attrs
 
 CALIBRATION_SPAWN_KEY = 2**32 + 3
 TARGET_ESS = 0.5

@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import io
-from .config import Claim, check_unique_labels, parse_claim, read_toml, suggest
-from .distributions import Prior, PriorError, prior_from_value
-from .errors import ConfigError, UserError
-from .timegrid import TimeGrid, add_months
+from sim import io
+from sim.config.scenario import Claim, check_unique_labels, parse_claim, read_toml, suggest
+from sim.core.timegrid import TimeGrid, add_months
+from sim.errors import ConfigError, UserError
+from sim.priors.distributions import Prior, PriorError, prior_from_value
 
 ERROR_MODELS = ("sd", "relative_sd", "log_sd")
 OBSERVATION_KEYS = ("quantity", "statistic", "start", "end", "date", "value", "unit",

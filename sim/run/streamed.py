@@ -25,32 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, faults, io, outputs
-from .backends import map_ordered
-from .chunks import (
-    STORAGE_DTYPE,
-    ChunkResult,
-    chunk_samples_for_memory,
-    compute_chunk,
-    default_chunk_samples,
-    iter_tasks,
-)
-from .collect import (
-    DIMS,
-    KEEP_MODES,
-    StepStatistics,
-    coordinates,
-    kept_names,
-    per_sample_extras,
-    provenance,
-    sample_coordinate,
-    streamed_names,
-)
-from .config import Scenario
-from .errors import Interrupted, ResourceError, UserError
-from .sampling import SEED_BLOCK_SAMPLES, root_seed
-from .simulate import Progress, kept_bytes, statistics_bytes, timing_attrs, working_bytes
-from .store import (
+from sim import io
+from sim.config.scenario import Scenario
+from sim.core.units import SAMPLE
+from sim.core.variables import VARIABLES
+from sim.errors import Interrupted, ResourceError, UserError
+from sim.io import faults, outputs
+from sim.io.store import (
     StoreAppender,
     block_checksums,
     checkpoint_path,
@@ -63,8 +44,29 @@ from .store import (
     repair_store,
     write_checkpoint,
 )
-from .units import SAMPLE
-from .variables import VARIABLES
+from sim.priors.sampling import SEED_BLOCK_SAMPLES, root_seed
+from sim.run.chunks import (
+    STORAGE_DTYPE,
+    ChunkResult,
+    chunk_samples_for_memory,
+    compute_chunk,
+    default_chunk_samples,
+    iter_tasks,
+)
+from sim.run.collect import (
+    DIMS,
+    KEEP_MODES,
+    StepStatistics,
+    coordinates,
+    kept_names,
+    per_sample_extras,
+    provenance,
+    sample_coordinate,
+    streamed_names,
+)
+from sim.run.schedulers import map_ordered
+from sim.run.simulate import Progress, kept_bytes, statistics_bytes, timing_attrs, working_bytes
+from sim.version import __version__
 
 PARTIAL_SUFFIX = ".partial.zarr"
 SUMMARY_CHUNK_SAMPLES = 2**15

@@ -1,0 +1,1 @@
+"""What people read: figures and the HTML report. Builds on analysis and below."""
