@@ -26,7 +26,7 @@ from sim.analysis.experiments import (
 from sim.analysis.sensitivity import ranked_table, sensitivity
 from sim.analysis.summary import human, summarize
 from sim.config.scenario import load_scenario
-from sim.errors import UserError
+from sim.errors import ParameterError, UserError
 from sim.io import outputs
 from sim.run.schedulers import check_scheduler
 from sim.run.simulate import simulate
@@ -234,7 +234,7 @@ class ProgressBar:
 
 def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.config, args.overrides).with_run(
-        args.samples, args.seed, args.design, flags=True)
+        args.samples, args.seed, args.design)
     check_scheduler(args.scheduler)
     if args.resume and not args.out:
         raise UserError("--resume: needs --out, the file the interrupted run was writing")
@@ -280,8 +280,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
 def _run_experiments(experiments, args: argparse.Namespace, inputs: list[str],
                      source: str) -> int:
     check_scheduler(args.scheduler)
-    experiments = [replace(e, scenario=e.scenario.with_run(args.samples, args.seed,
-                                                             flags=True))
+    experiments = [replace(e, scenario=e.scenario.with_run(args.samples, args.seed))
                    for e in experiments]
     if args.out is not None:
         files = [*inputs, *(f for e in experiments for f in e.scenario.files)]
@@ -369,7 +368,7 @@ def _observations(args: argparse.Namespace) -> int:
     try:
         totals = monthly_totals(series, first, last)
     except UserError as error:
-        raise UserError(f"{args.file}: {error}") from None
+        raise UserError(f"{args.file}: {error_text(error)}") from None
     for start, end in series.gaps:
         state = "filled by interpolation" if args.fill_gaps else "not filled (--fill-gaps)"
         print(f"{args.file}: gap from {start} to {end}, {state}", file=sys.stderr)
@@ -386,6 +385,23 @@ def _validate(args: argparse.Namespace) -> int:
     print(f"{scenario.path}: ok ({len(scenario.priors)} parameters, {uncertain} uncertain, "
           f"{len(scenario.claims)} claims, {scenario.grid.n_steps} {scenario.grid.step} steps)")
     return 0
+
+
+FLAGS = {"first": "--from", "last": "--to", "available_bytes": "--max-memory",
+         "max_memory": "--max-memory", "overrides": "--set"}
+"""Library parameters whose flag is not ``--`` + the name with dashes."""
+
+
+def flag_for(parameter: str) -> str:
+    """The flag that gives a library function's `parameter` (``log`` -> ``--log``)."""
+    return FLAGS.get(parameter, "--" + parameter.replace("_", "-"))
+
+
+def error_text(error: UserError) -> str:
+    """The one line printed for `error`: a parameter's error names its flag."""
+    if isinstance(error, ParameterError):
+        return f"{flag_for(error.parameter)}: {error.message}"
+    return str(error)
 
 
 def one_line(text: str) -> str:
@@ -406,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  warning.lineno)
         return status
     except UserError as error:
-        print(f"fiscal-sim: error: {one_line(str(error))}", file=sys.stderr)
+        print(f"fiscal-sim: error: {one_line(error_text(error))}", file=sys.stderr)
         return error.exit_status
     except KeyboardInterrupt:
         print("fiscal-sim: interrupted; no output written", file=sys.stderr)

@@ -31,6 +31,25 @@ class ConfigError(UserError):
         super().__init__(f"{where}: {message}")
 
 
+class ParameterError(UserError):
+    """A bad argument to a library function, named as the function names it.
+
+    The library says ``keep: expected full or summary``; the CLI, which knows which
+    flag gave the value, says ``--keep: ...`` (`sim.cli.flag_for`).
+
+    Parameters
+    ----------
+    parameter : str
+        The function's parameter (``"samples"``, ``"keep"``, ``"log"``).
+    message : str
+        What was expected and what was found.
+    """
+
+    def __init__(self, parameter: str, message: str):
+        self.parameter, self.message = parameter, message
+        super().__init__(f"{parameter}: {message}")
+
+
 class OutputError(UserError):
     """An output path that cannot be written."""
 

@@ -15,7 +15,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import sim
-from sim.errors import ConfigError, ResourceError, UserError
+from sim.cli import error_text
+from sim.errors import ConfigError, ParameterError, ResourceError, UserError
 
 from .conftest import CONFIGS, REPO, minimal, run_cli, to_toml
 
@@ -294,22 +295,23 @@ def test_values_are_blamed_on_their_source():
     assert refused.value.path == "sweep.toml" and refused.value.key == "run.samples"
 
 
-@pytest.mark.parametrize(("kwargs", "flag", "words"), [
-    ({"samples": 1000, "design": "sobol"}, "--samples", "(try 512 or 1024)"),
-    ({"design": "sobol"}, "--design", "power of two"),
-    ({"samples": 0}, "--samples", ">= 1"),
-    ({"seed": -1}, "--seed", "2^63 - 1"),
-    ({"design": "grid"}, "--design", "random"),
+@pytest.mark.parametrize(("kwargs", "parameter", "words"), [
+    ({"samples": 1000, "design": "sobol"}, "samples", "(try 512 or 1024)"),
+    ({"design": "sobol"}, "design", "power of two"),
+    ({"samples": 0}, "samples", ">= 1"),
+    ({"seed": -1}, "seed", "2^63 - 1"),
+    ({"design": "grid"}, "design", "random"),
 ])
-def test_with_run_flags_name_the_flag(kwargs, flag, words):
+def test_with_run_names_the_parameter_and_the_cli_its_flag(kwargs, parameter, words):
+    """A library call names the parameter, not the config file that did not cause it;
+    the CLI names the flag that gave the value."""
     scenario = sim.load_scenario(BASELINE)
-    with pytest.raises(ConfigError) as refused:
-        scenario.with_run(**kwargs, flags=True)
-    message = str(refused.value)
-    assert message.startswith(f"{flag}: ") and words in message, message
-    assert "baseline.toml" not in message
-    with pytest.raises(ConfigError, match=r"baseline\.toml"):  # a library call names the file
+    with pytest.raises(ParameterError) as refused:
         scenario.with_run(**kwargs)
+    message = str(refused.value)
+    assert refused.value.parameter == parameter and words in message, message
+    assert message.startswith(f"{parameter}: ") and "baseline.toml" not in message
+    assert error_text(refused.value).startswith(f"--{parameter}: ")
 
 
 def test_cli_flags_are_named_not_the_config(capsys):
@@ -502,7 +504,7 @@ def _series():
 
 
 @pytest.mark.parametrize(("first", "last", "words"), [
-    (dt.date(2025, 6, 1), dt.date(2025, 1, 1), "--from 2025-06-01 is after --to 2025-01-01"),
+    (dt.date(2025, 6, 1), dt.date(2025, 1, 1), "first: 2025-06-01 is after last, 2025-01-01"),
     (dt.date(1, 1, 1), dt.date(1, 2, 1), "0001-01"),
     (dt.date(9999, 12, 1), dt.date(9999, 12, 31), "9999-12"),
 ])

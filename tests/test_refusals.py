@@ -227,10 +227,10 @@ def test_time_may_be_a_datetime(baseline):
 
 
 @pytest.mark.parametrize(("kwargs", "words"), [
-    ({"particles": 1}, "--particles: expected at least 2 particles, got 1"),
-    ({"particles": 0}, "--particles: expected at least 2 particles, got 0"),
-    ({"moves": 0}, "--moves: expected 1 to 1000 moves per stage, got 0"),
-    ({"moves": 2**40}, "--moves: expected 1 to 1000 moves per stage, got 1099511627776"),
+    ({"particles": 1}, "particles: expected at least 2 particles, got 1"),
+    ({"particles": 0}, "particles: expected at least 2 particles, got 0"),
+    ({"moves": 0}, "moves: expected 1 to 1000 moves per stage, got 0"),
+    ({"moves": 2**40}, "moves: expected 1 to 1000 moves per stage, got 1099511627776"),
 ])
 def test_calibrate_refuses_particles_or_moves_out_of_range(calibration, kwargs, words):
     scenario, observations = calibration

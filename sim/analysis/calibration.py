@@ -29,7 +29,7 @@ from sim.config.observations import ERROR_MODELS, ObservationSet, load_observati
 from sim.config.scenario import Scenario, suggest
 from sim.core.model import Noise
 from sim.core.schema import CLAIM_QUANTITIES
-from sim.errors import ResourceError, UserError
+from sim.errors import ParameterError, ResourceError, UserError
 from sim.priors.sampling import (
     NOISE_SWITCH,
     active_noise,
@@ -38,9 +38,9 @@ from sim.priors.sampling import (
     root_seed,
     uncertain_keys,
 )
-from sim.run.chunks import WORKING_ARRAYS, ChunkResult, model_outputs
-from sim.run.collect import MemoryCollector
-from sim.run.simulate import kept_bytes, timing_attrs
+from sim.run.chunks import STORAGE_DTYPE, WORKING_ARRAYS, model_outputs
+from sim.run.dataset import data_variables, results_dataset
+from sim.run.plan import kept_bytes, timing_attrs
 
 CALIBRATION_SPAWN_KEY = 2**32 + 3
 TARGET_ESS = 0.5
@@ -268,7 +268,7 @@ def calibration_memory_bytes(scenario: Scenario, observations: ObservationSet,
     -----
     Bytes of float64 (8) per particle, with D the latent dimension (d uncertain priors,
     the uncertain reporting biases and A K shocks), P priors, B reporting biases, O
-    observations, C claims and W = `sim.chunks.WORKING_ARRAYS` arrays of K + 1 steps:
+    observations, C claims and W = `sim.run.chunks.WORKING_ARRAYS` arrays of K + 1 steps:
 
     - one likelihood evaluation, every particle at once: L = 2d + P + B + A K
       + W (K + 1) + O + 12 (uniforms and parameters, biases, shocks, the model's
@@ -278,7 +278,7 @@ def calibration_memory_bytes(scenario: Scenario, observations: ObservationSet,
       D + max(L, D + 8) + 2 (the resampled copy of z);
     - the output: z, one more evaluation's inputs and outputs kept in float64 (L),
       the claims C and 3 O for the predictive checks, plus the Dataset's float32
-      arrays (`sim.simulate.kept_bytes`).
+      arrays (`sim.run.plan.kept_bytes`).
 
     The model dominates: 8 W (K + 1) = 13.9 KiB of the 21.4 KiB per particle of
     ``configs/calibration_2024.toml`` (K = 36 monthly steps, D = 130).
@@ -331,7 +331,7 @@ def check_calibration_memory(scenario: Scenario, observations: ObservationSet,
 def check_observations(scenario: Scenario, observations: ObservationSet) -> None:
     """Check observations against the scenario they are to calibrate.
 
-    `sim.observations.load_observations` checks a file against a grid; this checks an
+    `sim.config.observations.load_observations` checks a file against a grid; this checks an
     `ObservationSet` however it was built against the scenario's horizon, and that
     each reporter has a bias prior, so that a mismatch is one line, not a traceback
     or a silently wrong likelihood.
@@ -370,7 +370,7 @@ def calibrate(scenario: Scenario, observations: ObservationSet | str, *, particl
     ----------
     scenario : Scenario
     observations : ObservationSet or str
-        From `sim.observations.load_observations`, or the path of an observation file.
+        From `sim.config.observations.load_observations`, or the path of an observation file.
     particles : int
         Number of particles N.
     seed : int, optional
@@ -403,12 +403,11 @@ def calibrate(scenario: Scenario, observations: ObservationSet | str, *, particl
         particles would.
     """
     if method not in ("smc", "importance"):
-        raise UserError(f"--method: expected smc or importance, got {method!r}")
+        raise ParameterError("method", f"expected smc or importance, got {method!r}")
     if particles < 2:
-        raise UserError(f"--particles: expected at least 2 particles, got {particles}")
+        raise ParameterError("particles", f"expected at least 2 particles, got {particles}")
     if not 1 <= moves <= MAX_MOVES:
-        raise UserError(
-            f"--moves: expected 1 to {MAX_MOVES} moves per stage, got {moves}")
+        raise ParameterError("moves", f"expected 1 to {MAX_MOVES} moves per stage, got {moves}")
     if not isinstance(observations, ObservationSet):
         observations = load_observations(observations, scenario.grid)
     check_observations(scenario, observations)
@@ -442,11 +441,12 @@ def _dataset(scenario, observations, likelihood, posterior, root, seconds, rng) 
     params, bias, outputs = likelihood.outputs(posterior.z)
     n = posterior.z.shape[0]
     claims = claim_values(outputs, [claim_weights(scenario.grid, c) for c in scenario.claims])
-    result = ChunkResult((0, n), [(0, n)], {k: params[k] for k in likelihood.latent.params},
-                         outputs, claims)
-    collector = MemoryCollector(scenario, "full")
-    collector.add(result)
-    ds = collector.dataset(root, timing_attrs(n, seconds, "sync"))
+    with np.errstate(over="ignore"):  # beyond float32's 3.4e38 is stored as inf
+        stored = {name: values.astype(STORAGE_DTYPE) for name, values in outputs.items()}
+    variables = data_variables(scenario, "full", stored,
+                               {k: params[k] for k in likelihood.latent.params}, claims)
+    ds = results_dataset(scenario, root, "full", variables,
+                         extra_attrs=timing_attrs(n, seconds, "sync"))
     keys = likelihood.latent.params
     for q in (0.05, 0.5, 0.95):
         tag = f"p{round(100 * q)}"

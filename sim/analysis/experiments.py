@@ -24,7 +24,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,36 +37,34 @@ from sim import io
 from sim.analysis.summary import claims_table, human
 from sim.config.scenario import Scenario, load_scenario, read_toml, suggest
 from sim.core.schema import SCHEMA
-from sim.core.units import SAMPLE
 from sim.core.variables import VARIABLES
 from sim.errors import ConfigError, ResourceError
 from sim.priors.distributions import Prior, PriorError, prior_from_value
 from sim.priors.sampling import root_seed, uncertain_keys
-from sim.run.chunks import default_chunk_samples
-from sim.run.collect import (
-    CLAIM,
-    CLAIM_VALUE_ATTRS,
-    DIMS,
-    STORAGE_DTYPE,
-    MemoryCollector,
-    coordinates,
+from sim.run.chunks import STORAGE_DTYPE, default_chunk_samples
+from sim.run.dataset import (
+    SCENARIO,
+    data_variables,
     kept_names,
     param_attrs,
     param_name,
-    provenance,
+    results_dataset,
     shape,
+    streamed_names,
 )
-from sim.run.simulate import (
+from sim.run.plan import (
     Progress,
-    fill,
+    chunks_in_flight,
+    execute,
     kept_bytes,
-    simulate,
+    make_plan,
     statistics_bytes,
     timing_attrs,
     working_bytes,
 )
+from sim.run.simulate import simulate
+from sim.run.sinks import ArraySink, SketchSink
 
-SCENARIO = "scenario"
 SWEEP_KEYS = ("base", "configs", "combine", "n_scenarios", "run", "factors")
 COMBINE = ("factorial", "zip")
 MAX_SCENARIOS = 1000
@@ -305,13 +302,14 @@ def run_experiments(experiments: list[Experiment], *, keep: str = "full",
     ResourceError
         If the results would not fit in memory.
     """
-    in_flight = 1 if scheduler == "sync" else 2 * (workers or 2)
     if available_bytes is None:
         available_bytes = io.available_memory_bytes()
-    check_sweep_memory(experiments, keep, available_bytes, in_flight, source)
+    check_sweep_memory(experiments, keep, available_bytes, chunks_in_flight(scheduler, workers),
+                       source)
     total = sum(e.scenario.samples for e in experiments)
     if _homogeneous(experiments):
-        return _run_stacked(experiments, keep, scheduler, workers, progress, total)
+        return _run_stacked(experiments, keep, scheduler, workers, progress, total,
+                            available_bytes)
     done = 0
     datasets = []
     for experiment in experiments:
@@ -338,8 +336,10 @@ def _homogeneous(experiments: list[Experiment]) -> bool:
 
 
 def _run_stacked(experiments: list[Experiment], keep: str, scheduler: str,
-                 workers: int | None, progress: Progress | None, total: int) -> xr.Dataset:
-    """Run scenarios straight into arrays with a leading ``scenario`` axis (no copies)."""
+                 workers: int | None, progress: Progress | None, total: int,
+                 available_bytes: int) -> xr.Dataset:
+    """Run scenarios straight into arrays with a leading ``scenario`` axis (no copies):
+    each scenario's plan fills views of them (`sim.run.sinks.ArraySink`)."""
     first = experiments[0].scenario
     grid, n, count = first.grid, first.samples, len(experiments)
     k, y = grid.n_steps, len(grid.calendar_years())
@@ -356,35 +356,31 @@ def _run_stacked(experiments: list[Experiment], keep: str, scheduler: str,
         for key in keys:
             if key not in own and key in scenario.priors:  # fixed by a factor here
                 params[key][s] = scenario.priors[key].params["value"]
-        collector = MemoryCollector(scenario, keep, {name: a[s] for name, a in arrays.items()},
-                                    {key: params[key][s] for key in own}, claims[s])
+        sink = ArraySink(scenario, keep, {name: a[s] for name, a in arrays.items()},
+                         {key: params[key][s] for key in own}, claims[s])
+        sketches = SketchSink(streamed_names(keep), k)
 
         def step(samples, _total, offset=s * n):  # progress over the whole sweep
             if progress is not None:
                 progress(offset + samples, total)
 
-        started = time.perf_counter()
-        fill(collector, root_seed(scenario.seed), default_chunk_samples(k), scheduler, workers,
-             step)
-        seconds += time.perf_counter() - started
-        statistics.append(collector.statistics.data_vars())
+        # The sweep's memory was checked as a whole; this scenario's arrays are views.
+        plan = make_plan(scenario, root_seed(scenario.seed), keep=keep, scheduler=scheduler,
+                         workers=workers, available_bytes=available_bytes)
+        seconds += execute(plan, [sink, sketches], step)[1]
+        statistics.append(sketches.data_vars())
 
-    data_vars = {}
-    for name, array in arrays.items():
-        values = np.moveaxis(array, -1, 1) if array.ndim == 3 else array
-        data_vars[name] = ((SCENARIO, *DIMS[VARIABLES[name].layout]), values,
-                           VARIABLES[name].attrs)
-    for key, values in params.items():
-        owner = next(e.scenario for e in experiments if key in uncertain_keys(e.scenario.priors))
-        data_vars[param_name(key)] = ((SCENARIO, SAMPLE), values, param_attrs(owner, key))
-    data_vars["claim_value"] = ((SCENARIO, CLAIM, SAMPLE), claims, CLAIM_VALUE_ATTRS)
-    for name, (dims, _, var_attrs) in (statistics[0] if statistics else {}).items():
-        data_vars[name] = ((SCENARIO, *dims), np.stack([st[name][1] for st in statistics]),
-                           var_attrs)
-    data_vars["scenario_config"] = ((SCENARIO,), [_config_json(e) for e in experiments])
-    ds = xr.Dataset(data_vars, coordinates(first),
-                    {**provenance(first, root_seed(first.seed), keep),
-                     **timing_attrs(total, seconds, scheduler)})
+    owners = {key: param_attrs(next(e.scenario for e in experiments
+                                    if key in uncertain_keys(e.scenario.priors)), key)
+              for key in keys}
+    variables = data_variables(first, keep, arrays, params, claims, scenario_axis=True,
+                               params_attrs=owners)
+    stacked = {name: ((SCENARIO, *dims), np.stack([st[name][1] for st in statistics]),
+                      var_attrs)
+               for name, (dims, _, var_attrs) in (statistics[0] if statistics else {}).items()}
+    stacked["scenario_config"] = ((SCENARIO,), [_config_json(e) for e in experiments])
+    ds = results_dataset(first, root_seed(first.seed), keep, variables, stacked,
+                         timing_attrs(total, seconds, scheduler))
     return _label_scenarios(ds, experiments)
 
 

@@ -35,7 +35,7 @@ from sim.core.model import Noise
 from sim.core.schema import key_spec
 from sim.core.units import SAMPLE, TIME, TIME_BOUND, YEAR, attrs
 from sim.core.variables import BOUND, PER_SAMPLE, STEP, VARIABLES, YEARLY
-from sim.errors import ResourceError, UserError
+from sim.errors import ParameterError, ResourceError, UserError
 from sim.priors.sampling import (
     SEED_BLOCK_SAMPLES,
     active_noise,
@@ -46,8 +46,9 @@ from sim.priors.sampling import (
     uncertain_keys,
 )
 from sim.run.chunks import WORKING_ARRAYS, default_chunk_samples, model_outputs
-from sim.run.collect import param_name
-from sim.run.simulate import memory_needed_bytes, simulate
+from sim.run.dataset import param_name
+from sim.run.plan import memory_needed_bytes
+from sim.run.simulate import simulate
 from sim.version import __version__
 
 PARAMETER = "parameter"
@@ -79,7 +80,7 @@ class Outcome:
     Attributes
     ----------
     name : str
-        Output variable name (see `sim.variables.VARIABLES`).
+        Output variable name (see `sim.core.variables.VARIABLES`).
     dim : str or None
         Its time-like dimension (``time``, ``time_bound``, ``year``), None if per sample.
     index : int or None
@@ -108,7 +109,7 @@ class Outcome:
             picked = values[self.index:self.index + 1].copy()
         if self.log:
             if np.any(picked <= 0):
-                raise UserError(f"--log: {self.name} has values <= 0; its log is undefined")
+                raise ParameterError("log", f"{self.name} has values <= 0; its log is undefined")
             return np.log(picked)
         return picked
 
@@ -138,15 +139,16 @@ def select_outcome(scenario: Scenario, name: str, time: str | dt.date | None = N
         One line naming the flag and what was expected.
     """
     if name not in VARIABLES:
-        raise UserError(f"--outcome: unknown output {name!r}{suggest(name, VARIABLES)}; "
-                        f"expected one of: {', '.join(VARIABLES)}")
+        raise ParameterError(
+            "outcome", f"unknown output {name!r}{suggest(name, VARIABLES)}; "
+                       f"expected one of: {', '.join(VARIABLES)}")
     dim = _DIMS[VARIABLES[name].layout]
     if dim is None:
         if time is not None:
-            raise UserError(f"--time: {name} is one value per sample; drop --time")
+            raise ParameterError("time", f"{name} is one value per sample; give no time")
         return Outcome(name, None, None, log)
     if time is None:
-        raise UserError(f"--time: {name} varies over {dim}; give a date or 'all'")
+        raise ParameterError("time", f"{name} varies over {dim}; give a date or 'all'")
     if time == "all":
         return Outcome(name, dim, None, log)
     return Outcome(name, dim, _position(scenario, dim, time), log)
@@ -159,13 +161,15 @@ def _position(scenario: Scenario, dim: str, time: str | dt.date) -> int:
     try:
         day = time if isinstance(time, dt.date) else dt.date.fromisoformat(time)
     except (TypeError, ValueError):
-        raise UserError(f"--time: expected a date (YYYY-MM-DD) or 'all', got {time!r}") from None
+        raise ParameterError(
+            "time", f"expected a date (YYYY-MM-DD) or 'all', got {time!r}") from None
     # Steps and years hold the days from their start up to, not including, the horizon's
     # end; only stocks (on step boundaries) have a value at the end itself.
     if not grid.start <= day <= grid.end or (dim != TIME_BOUND and day == grid.end):
         end = "" if dim == TIME_BOUND else " (end excluded)"
-        raise UserError(f"--time: {day} is outside the horizon {grid.start} to {grid.end}"
-                        f"{end}")
+        raise ParameterError(
+            "time", f"{day} is outside the horizon {grid.start} to {grid.end}"
+                    f"{end}")
     if dim == YEAR:
         return int(day.year - grid.calendar_years()[0])
     target = np.datetime64(day, "D")
@@ -454,12 +458,12 @@ def sensitivity_memory_bytes(scenario: Scenario, samples: int, outcome: Outcome,
     - Sobol evaluation: the design 8 (2d + d^2) n (A, B and every AB_i), f_A and f_B
       8 (2s) n, and `evaluate` over d n rows: 8 (2 s d n) for its parts and their
       concatenation, plus one chunk of c = min(d n, `ROWS_PER_EVALUATION`) rows,
-      8 c (W (K + 1) + P + A K + 2 + s), with W = `sim.chunks.WORKING_ARRAYS`;
+      8 c (W (K + 1) + P + A K + 2 + s), with W = `sim.run.chunks.WORKING_ARRAYS`;
     - Sobol estimation: the outcomes F = 8 (d + 2) s n three times (ours, SciPy's
       centred copies, our centred copies), 8 (2 d s n + 2 s n) of estimator
       temporaries, the bootstrap's counts and weights 8 (2 b n + n) with
       b = max(1, min(R, 2^22 / n)) resamples per batch, and 8 x 4 R s d of indices;
-    - rank screen: a plain run of n samples (`sim.simulate.memory_needed_bytes`)
+    - rank screen: a plain run of n samples (`sim.run.plan.memory_needed_bytes`)
       plus 8 n (s + 7 (d + 1)) for the ranks;
     - tornado: `evaluate` over (1 + 2d) p rows, p = min(256, n), plus its design.
 
@@ -467,7 +471,7 @@ def sensitivity_memory_bytes(scenario: Scenario, samples: int, outcome: Outcome,
     8 n (A K + 2d + d^2 + (5d + 8) s) bytes: 5.2 KiB per base sample for the baseline
     config (d = 21, K = 24, A = 3) and a per-sample outcome, 25.5 KiB for every step
     of a per-step one (s = 24). Measured peaks (resident memory, tracemalloc) stay
-    below it, by up to half of it for small n, where `sim.chunks.WORKING_ARRAYS`
+    below it, by up to half of it for small n, where `sim.run.chunks.WORKING_ARRAYS`
     overstates the model's working set.
     """
     n, d = samples, len(uncertain_keys(scenario.priors))
@@ -584,7 +588,7 @@ def sensitivity(scenario: Scenario, outcome: str, time: str | dt.date | None = N
     """
     seed = scenario.seed if seed is None else seed
     if samples < 2 or samples & (samples - 1):
-        raise UserError(f"--samples: Sobol designs need a power of two >= 2, got {samples}")
+        raise ParameterError("samples", f"Sobol designs need a power of two >= 2, got {samples}")
     scenario = scenario.with_run(samples=samples, seed=seed)
     if scenario.correlations and not rank_only:
         raise UserError(

@@ -131,7 +131,7 @@ def claim_samples(ds: xr.Dataset, claim: Claim) -> np.ndarray:
 
     Flows are spread evenly over each step's days and summed over the window
     [start, end); ``per_day`` divides by the window's days. Stocks are
-    interpolated linearly in time between step boundaries (`sim.claims`).
+    interpolated linearly in time between step boundaries (`sim.config.claims`).
     """
     variable, weights = claim_weights(_grid_of(ds), claim)
     da = ds[variable].astype(np.float64)

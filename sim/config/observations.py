@@ -35,7 +35,7 @@ import numpy as np
 from sim import io
 from sim.config.scenario import Claim, check_unique_labels, parse_claim, read_toml, suggest
 from sim.core.timegrid import TimeGrid, add_months
-from sim.errors import ConfigError, UserError
+from sim.errors import ConfigError, ParameterError, UserError
 from sim.priors.distributions import Prior, PriorError, prior_from_value
 
 ERROR_MODELS = ("sd", "relative_sd", "log_sd")
@@ -263,13 +263,15 @@ def monthly_totals(series: Series, first: dt.date, last: dt.date
         If a month (or the month before `first`) has no report.
     """
     if first > last:
-        raise UserError(f"--from {first} is after --to {last}; expected --from <= --to")
+        raise ParameterError("first", f"{first} is after last, {last}; expected first <= last")
     if (first.year, first.month) == (dt.MINYEAR, 1):  # the total needs the month before
-        raise UserError(f"--from {first.isoformat()[:7]}: no month before it in the "
-                        f"calendar; expected a month from {dt.MINYEAR:04d}-02 on")
+        raise ParameterError(
+            "first", f"{first.isoformat()[:7]}: no month before it in the "
+                     f"calendar; expected a month from {dt.MINYEAR:04d}-02 on")
     if (last.year, last.month) == (dt.MAXYEAR, 12):  # a month ends at the next one's start
-        raise UserError(f"--to {last.isoformat()[:7]}: the month ends after the calendar's "
-                        f"last day; expected a month up to {dt.MAXYEAR}-11")
+        raise ParameterError(
+            "last", f"{last.isoformat()[:7]}: the month ends after the calendar's "
+                    f"last day; expected a month up to {dt.MAXYEAR}-11")
     months = []
     day = dt.date(first.year, first.month, 1)
     while day <= last:

@@ -1,7 +1,7 @@
 """Scenario configs: TOML -> a validated, frozen `Scenario`.
 
 Every validation and every `ConfigError` lives here. The vocabulary (sections,
-keys, units, defaults, domains) is declared as data in `sim.schema`.
+keys, units, defaults, domains) is declared as data in `sim.core.schema`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from sim.core.schema import (
     prior_keys,
 )
 from sim.core.timegrid import FIRST_DATE, LAST_DATE, TimeGrid, add_months, build_time_grid
-from sim.errors import ConfigError
+from sim.errors import ConfigError, ParameterError
 from sim.priors.copula import Pair, cholesky_factor, correlation_matrix, offending_pairs
 from sim.priors.distributions import TAIL_PROBABILITY, Prior, PriorError, prior_from_value
 
@@ -45,7 +45,7 @@ class Claim:
     Attributes
     ----------
     quantity : str
-        A key of `sim.schema.CLAIM_QUANTITIES`, e.g. ``"recruits"``.
+        A key of `sim.core.schema.CLAIM_QUANTITIES`, e.g. ``"recruits"``.
     statistic : str
         ``"total"`` or ``"per_day"`` over [start, end) for flows; ``"at"`` for stocks.
     start, end : datetime.date or None
@@ -118,23 +118,31 @@ class Scenario:
         return json.dumps(self.resolved, default=str, sort_keys=False, indent=1)
 
     def with_run(self, samples: int | None = None, seed: int | None = None,
-                 design: str | None = None, *, flags: bool = False) -> Scenario:
+                 design: str | None = None) -> Scenario:
         """A copy with other run settings, validated like the config's own.
 
-        With `flags`, the values came from command-line flags, and errors name
-        ``--samples``, ``--seed`` or ``--design`` instead of the config file.
+        Raises
+        ------
+        ParameterError
+            A bad `samples`, `seed` or `design`, named as the parameter (the CLI
+            names its flag); a config's own bad values name the file and key.
         """
         def where(name: str, given) -> tuple[str, str]:  # who is blamed for a value
-            return (f"--{name}", "") if flags and given is not None else (self.path,
-                                                                           f"run.{name}")
+            return (name, "") if given is not None else (self.path, f"run.{name}")
 
-        checked_samples = self.samples if samples is None else _positive_int(
-            samples, *where("samples", samples))
-        checked_seed = self.seed if seed is None else _seed(seed, *where("seed", seed))
-        checked_design = self.design if design is None else _choice(
-            design, where("design", design)[0], "run.design")
-        blamed = where("samples", samples) if samples is not None else where("design", design)
-        _check_design(checked_design, checked_samples, *blamed)
+        try:
+            checked_samples = self.samples if samples is None else _positive_int(
+                samples, *where("samples", samples))
+            checked_seed = self.seed if seed is None else _seed(seed, *where("seed", seed))
+            checked_design = self.design if design is None else _choice(
+                design, where("design", design)[0], "run.design")
+            blamed = (where("samples", samples) if samples is not None
+                      else where("design", design))
+            _check_design(checked_design, checked_samples, *blamed)
+        except ConfigError as error:
+            if error.path == self.path:  # the config's own value
+                raise
+            raise ParameterError(error.path, error.message) from None
         return replace(self, samples=checked_samples, seed=checked_seed, design=checked_design)
 
 
@@ -290,7 +298,7 @@ def _validate(raw: dict, path: str, files: tuple[str, ...],
     """Validate the merged config; `overridden` are the keys set by ``--set`` or a sweep."""
     def blame(key: str, *causes: str) -> str:
         """The key an error between keys names: `key`, unless only one of its `causes`
-        was overridden (then `sim.config.load_scenario` names the override's source)."""
+        was overridden (then `sim.config.scenario.load_scenario` names the override's source)."""
         if key in overridden:
             return key
         return next((cause for cause in causes if cause in overridden), key)
@@ -347,7 +355,7 @@ MAX_GROWTH_FACTOR = 1e12
 """Largest factor by which any amount may grow over the horizon. Plausible inputs give
 outputs (products of a head count and a RUB amount, summed over the horizon) below about
 1e20 at the start, so a trillion-fold growth keeps them far below float32's 3.4e38; only
-inputs near the typo bound of 1e15 (`sim.schema.MAX_AMOUNT`) on two factors at once could
+inputs near the typo bound of 1e15 (`sim.core.schema.MAX_AMOUNT`) on two factors at once could
 still overflow."""
 
 

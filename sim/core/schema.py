@@ -1,6 +1,6 @@
 """The config vocabulary, declared as data: every section, key, unit, default and domain.
 
-`SCHEMA` is the single source for validation (`sim.config`), for the docs
+`SCHEMA` is the single source for validation (`sim.config.scenario`), for the docs
 (``docs/config.md`` is checked against it by the tests) and for the names of the
 sampled parameters in the output.
 """

@@ -143,7 +143,7 @@ def parameters_from_unit(priors: dict[str, Prior], unit: np.ndarray,
     unit : ndarray, shape (n, d)
         Independent uniforms, one column per uncertain prior, in `uncertain_keys` order.
     copula_factor : ndarray, shape (d, d), optional
-        Cholesky factor of the normal copula (`sim.copula`); None: independent priors.
+        Cholesky factor of the normal copula (`sim.priors.copula`); None: independent priors.
 
     Returns
     -------
