@@ -15,6 +15,10 @@ from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 from .conftest import MINIMAL
 
+# The literal figures below (600,000 persons, 40,000 recruits and 35,000 casualties a
+# month, bonus 400,000 + 1,100,000 = 1,500,000 RUB, pay 230,000 RUB a month, 12M and 3M
+# RUB compensation, 85 RUB/USD, shares 0.25 killed + 0.10 missing, so 0.65 wounded) are
+# the hand-chosen test inputs of `MINIMAL` in tests/conftest.py, not reference data.
 FALSE_FAILURE_RATE = 1e-6
 Z = stats.norm.isf(FALSE_FAILURE_RATE / 2)
 NO_NOISE = Noise(None, None, None)

@@ -15,6 +15,8 @@ from sim.core.units import DAYS_PER_MONTH
 
 from .conftest import CONFIGS, minimal
 
+# Figures below are MINIMAL's test inputs (tests/conftest.py), not reference data:
+# 40,000 recruits a month, bonus 400,000 + 1,100,000 = 1.5M RUB, 85 RUB/USD.
 RATE_PER_DAY = 40_000 / DAYS_PER_MONTH  # recruits per day in the MINIMAL config
 
 
@@ -87,7 +89,9 @@ def test_probabilities_and_their_standard_errors(write_config):
     expected = float(np.mean(ds.force_change_persons.values < 0))
     assert shrink.probability == expected
     assert shrink.mc_se == pytest.approx(np.sqrt(expected * (1 - expected) / 10_000))
-    # Force shrinks when recruits < irrecoverable losses (35k x 0.675 = 23.6k): never here.
+    # Force shrinks when recruits < irrecoverable losses: MINIMAL's 35k casualties x
+    # (0.25 killed + 0.10 missing + 0.65 x 0.5 not returned) = 35k x 0.675 = 23.6k;
+    # the least recruits here are 30k: never.
     assert expected == 0.0
 
 
