@@ -22,6 +22,7 @@ from sim.analysis.experiments import (
     comparison_text,
     load_sweep,
     run_experiments,
+    run_experiments_to_file,
 )
 from sim.analysis.sensitivity import ranked_table, sensitivity
 from sim.analysis.summary import human, summarize
@@ -109,7 +110,10 @@ def _add_batch_options(parser: argparse.ArgumentParser) -> None:
 def _add_experiment_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=_positive_int, help="override every scenario's samples")
     parser.add_argument("--seed", type=_nonnegative_int, help="override every scenario's seed")
-    parser.add_argument("--out", help="write the stacked results (.nc or .zarr)")
+    parser.add_argument("--out", help="write the stacked results (.nc or .zarr); each "
+                        "scenario is streamed to disk first, so a sweep can be resumed")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted sweep to the same --out")
     parser.add_argument("--keep", choices=("full", "summary"), default="full",
                         help="full: every variable; summary: per-sample outcomes and "
                              "per-step streaming quantiles")
@@ -285,16 +289,24 @@ def _run_experiments(experiments, args: argparse.Namespace, inputs: list[str],
     if args.out is not None:
         files = [*inputs, *(f for e in experiments for f in e.scenario.files)]
         outputs.check_output(args.out, "results", inputs=files)
+    if args.resume and not args.out:
+        raise UserError("--resume: needs --out, the file the interrupted sweep was writing")
     bar = ProgressBar(enabled=not args.no_progress and sys.stderr.isatty())
     try:
-        ds = run_experiments(experiments, keep=args.keep, scheduler=args.scheduler,
-                             workers=args.workers, progress=bar, source=source)
+        if args.out is not None:
+            path = run_experiments_to_file(experiments, args.out, keep=args.keep,
+                                           resume=args.resume, scheduler=args.scheduler,
+                                           workers=args.workers, progress=bar)
+            ds = io.read_results(path, lazy=True)
+        else:
+            ds = run_experiments(experiments, keep=args.keep, scheduler=args.scheduler,
+                                 workers=args.workers, progress=bar, source=source)
     finally:
         bar.close()
     print(f"{len(experiments)} scenarios, {ds.attrs['wall_seconds']:.2f} s\n")
     print(comparison_text(ds))
     if args.out is not None:
-        print(f"\nwrote {io.write_results(ds, args.out)}")
+        print(f"\nwrote {path}")
     return 0
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+import xarray as xr
 
 import sim
 from sim.analysis.experiments import (
@@ -11,10 +16,13 @@ from sim.analysis.experiments import (
     comparison_table,
     load_sweep,
     run_experiments,
+    run_experiments_to_file,
+    sweep_work_path,
 )
 from sim.io import read_results
+from sim.run.streamed import partial_path
 
-from .conftest import CONFIGS, run_cli
+from .conftest import CONFIGS, run_cli, run_subprocess
 
 BASE = str(CONFIGS / "baseline.toml")
 
@@ -151,9 +159,67 @@ def test_compare_configs_with_different_horizons(tmp_path):
     experiments = compare_experiments([BASE, str(short)], ["run.samples=200"])
     ds = run_experiments(experiments)
     assert ds.sizes["time"] == 24 and ds.sizes["scenario"] == 2
+    # Stacking separate runs keeps every variable's units and description.
+    assert all(ds[name].attrs.get("units") and ds[name].attrs.get("description")
+               for name in ds.data_vars)
     # The shorter scenario has no values beyond its horizon.
     assert np.isnan(ds.recruits_persons.sel(scenario=1).isel(time=-1)).all()
     assert np.isfinite(ds.recruits_persons.sel(scenario=1).isel(time=0)).all()
     alone = sim.simulate(experiments[1].scenario)
     np.testing.assert_array_equal(ds.force_change_persons.sel(scenario=1),
                                   alone.force_change_persons)
+
+
+# ---------------------------------------------------------------- sweeps to disk
+
+
+def _values(ds):
+    """The sweep's variables and coordinates, loaded (attrs aside)."""
+    return ds.load().drop_attrs(deep=False)
+
+
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
+def test_a_sweep_to_disk_holds_the_in_memory_sweeps_numbers(write_sweep, tmp_path, suffix):
+    experiments = load_sweep(write_sweep('[run]\nsamples = 5000\n[factors]\n'
+                                         '"bonus.regional_growth" = [0.0, 0.2]\n'))
+    out = tmp_path / f"s{suffix}"
+    run_experiments_to_file(experiments, out)
+    on_disk, in_memory = read_results(out), run_experiments(experiments)
+    xr.testing.assert_identical(_values(on_disk), _values(in_memory))
+    assert on_disk.attrs["scenarios"] == 2 and not sweep_work_path(out).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s" + suffix, "sweep.toml"]
+
+
+def test_a_killed_sweep_resumes_where_it_stopped(write_sweep, tmp_path):
+    """Killed (SIGKILL) in the second scenario's second chunk: --resume keeps the first
+    scenario, resumes the second from its checkpoint, and writes the same file."""
+    sweep = write_sweep('[run]\nsamples = 20000\n[factors]\n'
+                        '"bonus.regional_growth" = [0.0, 0.2]\n')
+    out, reference = tmp_path / "s.nc", tmp_path / "reference.nc"
+    args = ("sweep", sweep, "--out", out, "--no-progress")
+    env = {**os.environ, "FISCAL_SIM_FAULT": "checkpointed:5:kill"}
+    killed = subprocess.run([sys.executable, "-m", "sim", *map(str, args)], env=env,
+                            capture_output=True, text=True, check=False)
+    assert killed.returncode == -9, killed.stderr
+    work = sweep_work_path(out)
+    assert (work / "0000.zarr").is_dir() and not out.exists()
+    assert partial_path(work / "0001.zarr").is_dir()
+    resumed = run_subprocess(*args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert run_subprocess("sweep", sweep, "--out", reference).returncode == 0
+    xr.testing.assert_identical(_values(read_results(out)), _values(read_results(reference)))
+    assert not work.exists()
+
+
+def test_resuming_a_sweep_needs_its_partial_folder_and_settings(write_sweep, tmp_path, capsys):
+    sweep = write_sweep('[run]\nsamples = 300\n[factors]\n"bonus.regional_growth" = [0.0]\n')
+    out = tmp_path / "s.nc"
+    status, _, err = run_cli("sweep", sweep, "--out", out, "--resume", capsys=capsys)
+    assert status == 2 and err.strip().endswith(
+        f"--resume: no partial sweep to resume at {sweep_work_path(out)}"), err
+    work = sweep_work_path(out)
+    work.mkdir()  # a folder the tool did not make is never deleted
+    (work / "mine.txt").write_text("keep me")
+    status, _, err = run_cli("sweep", sweep, "--out", out, capsys=capsys)
+    assert status == 2 and "was not written by fiscal-sim" in err
+    assert (work / "mine.txt").read_text() == "keep me"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,10 @@ from sim import io
 from sim.analysis.summary import claims_table, human
 from sim.config.scenario import Scenario, load_scenario, read_toml, suggest
 from sim.core.schema import SCHEMA
+from sim.core.units import attrs
 from sim.core.variables import VARIABLES
-from sim.errors import ConfigError, ResourceError
+from sim.errors import ConfigError, OutputError, ParameterError, ResourceError
+from sim.io import outputs
 from sim.priors.distributions import Prior, PriorError, prior_from_value
 from sim.priors.sampling import root_seed, uncertain_keys
 from sim.run.chunks import STORAGE_DTYPE, default_chunk_samples
@@ -64,6 +67,7 @@ from sim.run.plan import (
 )
 from sim.run.simulate import simulate
 from sim.run.sinks import ArraySink, SketchSink
+from sim.run.streamed import partial_path, run_to_file
 
 SWEEP_KEYS = ("base", "configs", "combine", "n_scenarios", "run", "factors")
 COMBINE = ("factorial", "zip")
@@ -324,6 +328,100 @@ def run_experiments(experiments: list[Experiment], *, keep: str = "full",
     return _stack(experiments, datasets)
 
 
+SWEEP_SUFFIX = ".partial.sweep"
+
+
+def sweep_work_path(out: str | Path) -> Path:
+    """Where a sweep to `out` keeps each scenario's results until all are done."""
+    out = Path(out)
+    return out.with_name(out.name + SWEEP_SUFFIX)
+
+
+def run_experiments_to_file(experiments: list[Experiment], out: str | Path, *,
+                            keep: str = "full", resume: bool = False,
+                            scheduler: str = "sync", workers: int | None = None,
+                            progress: Progress | None = None,
+                            max_memory: int | None = None) -> Path:
+    """Run every scenario to disk, then stack them along ``scenario`` into `out`.
+
+    Each scenario is a run to disk (`sim.run.streamed.run_to_file`) into
+    ``OUT.partial.sweep/NNNN.zarr``: memory holds one scenario's chunks at a time, and
+    an interrupted sweep resumes where it stopped (finished scenarios are kept, the
+    one in progress resumes from its checkpoint). The stacked file is written only
+    when every scenario is done; the working folder is then removed. The values are
+    those of `run_experiments`, bit for bit.
+
+    Parameters
+    ----------
+    experiments : list of Experiment
+    out : str or Path
+        ``.nc`` or ``.zarr``; checked by the caller (`sim.io.outputs.check_output`).
+    keep, scheduler, workers, progress, max_memory
+        See `sim.run.streamed.run_to_file`.
+    resume : bool
+        Continue the sweep an interrupted run left in ``OUT.partial.sweep``.
+
+    Raises
+    ------
+    ParameterError
+        `resume` without a partial sweep, or one made with other settings.
+    """
+    out = Path(out)
+    work = sweep_work_path(out)
+    fingerprint = json.dumps([_config_json(e) for e in experiments] + [keep])
+    total = sum(e.scenario.samples for e in experiments)
+    with outputs.OutputLock(work):
+        _prepare_sweep(work, fingerprint, resume)
+        done = 0
+        for i, experiment in enumerate(experiments):
+            target = work / f"{i:04d}.zarr"
+
+            def step(samples, _total, offset=done):  # progress over the whole sweep
+                if progress is not None:
+                    progress(offset + samples, total)
+
+            if not (target.exists() and outputs.owned_by_tool(target)):
+                run_to_file(experiment.scenario, target, keep=keep, scheduler=scheduler,
+                            workers=workers, max_memory=max_memory, progress=step,
+                            resume=partial_path(target).exists())
+            done += experiment.scenario.samples
+        datasets = [io.read_results(work / f"{i:04d}.zarr", lazy=True)
+                    for i in range(len(experiments))]
+        stacked = _stack(experiments, datasets)
+        stacked.attrs.pop("run_id", None)
+        stacked.attrs.pop("data_variables", None)
+        io.write_results(stacked, out)
+        for ds in datasets:
+            ds.close()
+        shutil.rmtree(work)
+    return out
+
+
+def _prepare_sweep(work: Path, fingerprint: str, resume: bool) -> None:
+    """Create the sweep's working folder, or check the one a resumed sweep left."""
+    settings = work / "sweep.json"
+    if work.exists() and (work.is_symlink() or outputs.read_marker(work) is None):
+        raise OutputError(f"{work} exists and was not written by fiscal-sim; the tool "
+                          "never deletes it: move it away")
+    if resume:
+        if not work.is_dir():
+            raise ParameterError("resume", f"no partial sweep to resume at {work}")
+        try:
+            same = json.loads(settings.read_text(encoding="utf-8")) == fingerprint
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            raise ParameterError("resume", f"the partial sweep at {work} was made with other "
+                                 "settings (scenarios, samples, seed or keep); rerun "
+                                 "without resume")
+        return
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir()
+    outputs.write_marker(work, outputs.new_run_id(), "sweep")
+    settings.write_text(json.dumps(fingerprint), encoding="utf-8")
+
+
 def _homogeneous(experiments: list[Experiment]) -> bool:
     """Same time grid, samples, loss mode and claims: results can share arrays."""
     first = experiments[0].scenario
@@ -378,10 +476,15 @@ def _run_stacked(experiments: list[Experiment], keep: str, scheduler: str,
     stacked = {name: ((SCENARIO, *dims), np.stack([st[name][1] for st in statistics]),
                       var_attrs)
                for name, (dims, _, var_attrs) in (statistics[0] if statistics else {}).items()}
-    stacked["scenario_config"] = ((SCENARIO,), [_config_json(e) for e in experiments])
+    stacked["scenario_config"] = ((SCENARIO,), [_config_json(e) for e in experiments],
+                                  SCENARIO_CONFIG_ATTRS)
     ds = results_dataset(first, root_seed(first.seed), keep, variables, stacked,
                          timing_attrs(total, seconds, scheduler))
     return _label_scenarios(ds, experiments)
+
+
+SCENARIO_CONFIG_ATTRS = attrs("1", "scenario config",
+                              "Each scenario's label and resolved config, as JSON.")
 
 
 def _config_json(experiment: Experiment) -> str:
@@ -416,7 +519,8 @@ def _stack(experiments: list[Experiment], datasets: list[xr.Dataset]) -> xr.Data
                 missing[name] = ("sample", np.full(ds.sizes["sample"], prior.params["value"]),
                                  param_attrs(experiment.scenario, key))
         filled.append(ds.assign(missing).assign(
-            scenario_config=((), _config_json(experiment))).drop_attrs())
+            scenario_config=((), _config_json(experiment), SCENARIO_CONFIG_ATTRS)
+        ).drop_attrs(deep=False))
     stacked = xr.concat(filled, dim=SCENARIO, join="outer", fill_value=np.nan,
                         coords="minimal", compat="override")
     claims = {c["label"]: c for d in datasets for c in json.loads(d.attrs["claims"])}
