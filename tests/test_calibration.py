@@ -230,5 +230,8 @@ def test_shipped_observations_match_the_reference_totals():
     obs = load_observations(CONFIGS / "observations" / "gs_monthly_2024_2025.toml", grid)
     values = np.array([o.claim.value for o in obs.observations])
     assert len(values) == 24
+    # Yearly totals of Ukraine's General Staff personnel-loss figures, 2024 and 2025
+    # (differences of the cumulative daily series, PetroIvaniuk/2022-Ukraine-Russia-War-
+    # Dataset, data/russia_losses_personnel.json; see the header of the observation file).
     assert values[:12].sum() == 430_320 and values[12:].sum() == 418_360
     assert all(o.claim.source for o in obs.observations)
