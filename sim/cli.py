@@ -27,7 +27,7 @@ from sim.analysis.experiments import (
 from sim.analysis.sensitivity import ranked_table, sensitivity
 from sim.analysis.summary import human, summarize
 from sim.config.scenario import load_scenario
-from sim.errors import ParameterError, UserError
+from sim.errors import UserError
 from sim.io import outputs
 from sim.run.schedulers import check_scheduler
 from sim.run.simulate import simulate
@@ -237,7 +237,7 @@ class ProgressBar:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.config, args.overrides).with_run(
+    scenario = load_scenario(args.config, args.overrides, override_source="--set").with_run(
         args.samples, args.seed, args.design)
     check_scheduler(args.scheduler)
     if args.resume and not args.out:
@@ -270,7 +270,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.config, args.overrides)
+    scenario = load_scenario(args.config, args.overrides, override_source="--set")
     if args.out is not None:
         outputs.check_output(args.out, "results", inputs=scenario.files)
     ds = sensitivity(scenario, args.outcome, args.time, samples=args.samples, seed=args.seed,
@@ -296,7 +296,8 @@ def _run_experiments(experiments, args: argparse.Namespace, inputs: list[str],
         if args.out is not None:
             path = run_experiments_to_file(experiments, args.out, keep=args.keep,
                                            resume=args.resume, scheduler=args.scheduler,
-                                           workers=args.workers, progress=bar)
+                                           workers=args.workers, progress=bar,
+                                           source=source)
             ds = io.read_results(path, lazy=True)
         else:
             ds = run_experiments(experiments, keep=args.keep, scheduler=args.scheduler,
@@ -329,7 +330,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from sim.analysis.calibration import calibrate
     from sim.config.observations import load_observations
 
-    scenario = load_scenario(args.config, args.overrides)
+    scenario = load_scenario(args.config, args.overrides, override_source="--set")
     observations = load_observations(args.observations, scenario.grid)
     if args.out is not None:
         outputs.check_output(args.out, "results",
@@ -392,7 +393,7 @@ def _observations(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.config, args.overrides)
+    scenario = load_scenario(args.config, args.overrides, override_source="--set")
     uncertain = sum(not p.is_fixed for p in scenario.priors.values())
     print(f"{scenario.path}: ok ({len(scenario.priors)} parameters, {uncertain} uncertain, "
           f"{len(scenario.claims)} claims, {scenario.grid.n_steps} {scenario.grid.step} steps)")
@@ -406,14 +407,17 @@ FLAGS = {"first": "--from", "last": "--to", "available_bytes": "--max-memory",
 
 def flag_for(parameter: str) -> str:
     """The flag that gives a library function's `parameter` (``log`` -> ``--log``)."""
+    if parameter.startswith("-"):  # already a flag
+        return parameter
     return FLAGS.get(parameter, "--" + parameter.replace("_", "-"))
 
 
 def error_text(error: UserError) -> str:
-    """The one line printed for `error`: a parameter's error names its flag."""
-    if isinstance(error, ParameterError):
-        return f"{flag_for(error.parameter)}: {error.message}"
-    return str(error)
+    """The one line printed for `error`: an error a parameter caused names its flag."""
+    text, parameter = str(error), error.parameter
+    if parameter and text.startswith(f"{parameter}: "):
+        return flag_for(parameter) + text[len(parameter):]
+    return text
 
 
 def one_line(text: str) -> str:

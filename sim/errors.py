@@ -7,9 +7,20 @@ class UserError(Exception):
     """Bad input from the user (config, flag, data file, output path).
 
     The CLI prints ``str(error)`` on one line of stderr and exits with status 2.
+
+    Parameters
+    ----------
+    message : str
+    parameter : str, optional
+        The library parameter that caused the error, when the message starts with
+        ``"PARAMETER: "``; the CLI names the flag instead (`sim.cli.error_text`).
     """
 
     exit_status = 2
+
+    def __init__(self, message: str = "", parameter: str | None = None):
+        super().__init__(message)
+        self.parameter = parameter
 
 
 class ConfigError(UserError):
@@ -26,9 +37,9 @@ class ConfigError(UserError):
     """
 
     def __init__(self, path: str, key: str, message: str):
-        self.path, self.key, self.message = str(path), key, message
-        where = f"{self.path}: {key}" if key else self.path
+        where = f"{path}: {key}" if key else str(path)
         super().__init__(f"{where}: {message}")
+        self.path, self.key, self.message = str(path), key, message
 
 
 class ParameterError(UserError):
@@ -46,8 +57,8 @@ class ParameterError(UserError):
     """
 
     def __init__(self, parameter: str, message: str):
-        self.parameter, self.message = parameter, message
-        super().__init__(f"{parameter}: {message}")
+        super().__init__(f"{parameter}: {message}", parameter)
+        self.message = message
 
 
 class OutputError(UserError):

@@ -141,7 +141,7 @@ def test_sensitivity_fit_is_the_largest_power_of_two_within_the_budget(
                         available_bytes=budget)
         assert time.perf_counter() - started < QUICK_SECONDS
         message = str(refusal.value)
-        assert message.startswith("--samples: 1048576 ") and "\n" not in message, message
+        assert message.startswith("samples: 1048576 ") and "\n" not in message, message
         fit = _fit(message)
         assert fit & (fit - 1) == 0, message
         assert need(fit) <= budget < need(2 * fit), message
@@ -161,7 +161,7 @@ def test_sensitivity_says_when_not_even_the_smallest_design_fits(baseline):
     with pytest.raises(ResourceError) as refusal:
         sensitivity(baseline, OUTCOME, samples=1024, available_bytes=10_000)
     message = str(refusal.value)
-    assert message.startswith("--samples: 1024 base samples need ") and (
+    assert message.startswith("samples: 1024 base samples need ") and (
         "but 9.8 KiB is available; not even 2 fit (they need ") in message, message
 
 
@@ -180,7 +180,7 @@ def test_calibrate_fit_is_the_most_particles_within_the_budget(calibration, meth
                       available_bytes=budget)
         assert time.perf_counter() - started < QUICK_SECONDS
         message = str(refusal.value)
-        assert message.startswith("--particles: 10000000 particles need") and (
+        assert message.startswith("particles: 10000000 particles need") and (
             "\n" not in message), message
         fit = _fit(message, "particles ")
         assert need(fit) <= budget < need(fit + 1), message

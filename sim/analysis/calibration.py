@@ -307,7 +307,7 @@ def check_calibration_memory(scenario: Scenario, observations: ObservationSet,
     Raises
     ------
     ResourceError
-        One line naming ``--particles``, what the run needs and how many particles fit.
+        One line naming `particles`, what the run needs and how many particles fit.
     """
     def need(n):
         return calibration_memory_bytes(scenario, observations, n, method)
@@ -316,16 +316,16 @@ def check_calibration_memory(scenario: Scenario, observations: ObservationSet,
     if total <= available_bytes:
         return
     lat = _latent(scenario, observations)
-    head = (f"--particles: {particles} particles need {format_bytes(total)} ({lat.size} "
+    head = (f"particles: {particles} particles need {format_bytes(total)} ({lat.size} "
             f"latent dimensions, {scenario.grid.n_steps} steps of model outputs each) but "
             f"{format_bytes(available_bytes)} is available")
     if need(2) > available_bytes:
-        raise ResourceError(f"{head}; not even 2 particles fit")
+        raise ResourceError(f"{head}; not even 2 particles fit", "particles")
     low, high = 2, particles - 1  # need(low) fits; find the largest n <= high that does
     while low < high:
         middle = (low + high + 1) // 2
         low, high = (middle, high) if need(middle) <= available_bytes else (low, middle - 1)
-    raise ResourceError(f"{head}; at most {low} particles fit")
+    raise ResourceError(f"{head}; at most {low} particles fit", "particles")
 
 
 def check_observations(scenario: Scenario, observations: ObservationSet) -> None:

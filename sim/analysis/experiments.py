@@ -159,7 +159,7 @@ def _config_list(raw: dict, path: str, here: Path, run_values: dict) -> list[Exp
 
 def compare_experiments(paths: list[str], overrides: list[str] = (), *,
                         values: dict | None = None,
-                        values_source: str = "--set") -> list[Experiment]:
+                        values_source: str = "values") -> list[Experiment]:
     """One experiment per config file, labelled by file name; `overrides`
     (``"section.key=VALUE"``) and `values` (from `values_source`) apply to each."""
     return [Experiment(Path(p).stem, {"config": Path(p).name},
@@ -341,7 +341,7 @@ def run_experiments_to_file(experiments: list[Experiment], out: str | Path, *,
                             keep: str = "full", resume: bool = False,
                             scheduler: str = "sync", workers: int | None = None,
                             progress: Progress | None = None,
-                            max_memory: int | None = None) -> Path:
+                            max_memory: int | None = None, source: str = "sweep") -> Path:
     """Run every scenario to disk, then stack them along ``scenario`` into `out`.
 
     Each scenario is a run to disk (`sim.run.streamed.run_to_file`) into
@@ -360,14 +360,19 @@ def run_experiments_to_file(experiments: list[Experiment], out: str | Path, *,
         See `sim.run.streamed.run_to_file`.
     resume : bool
         Continue the sweep an interrupted run left in ``OUT.partial.sweep``.
+    source : str
+        The sweep file (or command) named in a refusal.
 
     Raises
     ------
     ParameterError
         `resume` without a partial sweep, or one made with other settings.
+    ResourceError
+        If the scenarios' stores and the stacked file would not fit on the disk.
     """
     out = Path(out)
     work = sweep_work_path(out)
+    check_sweep_disk(experiments, keep, out, source)
     fingerprint = json.dumps([_config_json(e) for e in experiments] + [keep])
     total = sum(e.scenario.samples for e in experiments)
     with outputs.OutputLock(work):
@@ -395,6 +400,26 @@ def run_experiments_to_file(experiments: list[Experiment], out: str | Path, *,
             ds.close()
         shutil.rmtree(work)
     return out
+
+
+def check_sweep_disk(experiments: list[Experiment], keep: str, out: Path,
+                     source: str = "sweep") -> None:
+    """Refuse up front a sweep to disk whose scenarios' stores and stacked file (twice
+    the uncompressed results) would not fit on the output's disk."""
+    def need(samples: int | None = None) -> int:
+        return 2 * sum(kept_bytes(e.scenario, e.scenario.samples if samples is None
+                                  else samples, keep) for e in experiments)
+
+    free = io.free_disk_bytes(out.parent)
+    if need() <= free:
+        return
+    fit = int(free // need(1))
+    samples = sorted({e.scenario.samples for e in experiments})
+    shown = str(samples[0]) if len(samples) == 1 else f"{samples[0]} to {samples[-1]}"
+    hint = "" if keep == "summary" else " (or use --keep summary)"
+    raise ResourceError(f"{source}: {len(experiments)} scenarios x {shown} samples need "
+                        f"{need() / 2**30:.1f} GiB on disk but {free / 2**30:.1f} GiB is free "
+                        f"at {out.parent}; at most {fit} samples per scenario fit{hint}")
 
 
 def _prepare_sweep(work: Path, fingerprint: str, resume: bool) -> None:

@@ -517,14 +517,15 @@ def check_sensitivity_memory(scenario: Scenario, samples: int, outcome: Outcome,
     d = len(uncertain_keys(scenario.priors))
     runs = (f"a rank screen of {samples} model runs" if rank_only
             else f"({d} + 2) x {samples} model runs")
-    head = (f"--samples: {samples} base samples need {format_bytes(total)} for {runs} "
+    head = (f"samples: {samples} base samples need {format_bytes(total)} for {runs} "
             f"but {format_bytes(available_bytes)} is available")
     if need(2) > available_bytes:
-        raise ResourceError(f"{head}; not even 2 fit (they need {format_bytes(need(2))})")
+        raise ResourceError(f"{head}; not even 2 fit (they need {format_bytes(need(2))})",
+                            "samples")
     fit = 2
     while 2 * fit < samples and need(2 * fit) <= available_bytes:
         fit *= 2
-    raise ResourceError(f"{head}; at most {fit} fit (a power of two)")
+    raise ResourceError(f"{head}; at most {fit} fit (a power of two)", "samples")
 
 
 def format_bytes(n_bytes: float) -> str:

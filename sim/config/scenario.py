@@ -150,8 +150,8 @@ class Scenario:
 
 
 def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
-                  values: dict[str, Any] | None = None, *, override_source: str = "--set",
-                  values_source: str = "--set") -> Scenario:
+                  values: dict[str, Any] | None = None, *, override_source: str = "overrides",
+                  values_source: str = "values") -> Scenario:
     """Load, merge (``extends``), override and validate a scenario config.
 
     Parameters

@@ -127,7 +127,7 @@ def _protected(inputs: Iterable[str | Path]) -> list[tuple[Path, str]]:
 
 
 def check_output(path: str | Path, kind: str, inputs: Iterable[str | Path] = (),
-                 flag: str = "--out") -> Path:
+                 flag: str = "out") -> Path:
     """Refuse, before any work, an output the tool may not write.
 
     Parameters
@@ -140,7 +140,7 @@ def check_output(path: str | Path, kind: str, inputs: Iterable[str | Path] = (),
         Files the command reads: the output may not be one of them or a folder
         holding one.
     flag : str
-        The option that named `path`, for messages.
+        The parameter (or option) that named `path`, for messages.
 
     Returns
     -------
@@ -154,8 +154,11 @@ def check_output(path: str | Path, kind: str, inputs: Iterable[str | Path] = (),
     """
     try:
         return _check_output(str(path), kind, inputs, flag)
+    except OutputError as error:
+        error.parameter = flag  # the CLI names the flag (`sim.cli.error_text`)
+        raise
     except OSError as error:  # a name too long, a component that is a file, no permission
-        raise OutputError(f"{flag}: {str(path)[:200]!r}: {error.strerror}") from None
+        raise OutputError(f"{flag}: {str(path)[:200]!r}: {error.strerror}", flag) from None
 
 
 def _check_output(text: str, kind: str, inputs: Iterable[str | Path], flag: str) -> Path:
@@ -172,7 +175,7 @@ def _check_output(text: str, kind: str, inputs: Iterable[str | Path], flag: str)
         raise OutputError(f"{flag}: {target}: expected a name ending in "
                           f"{' or '.join(endings)} for the format written")
     if target.name in ("", ".", ".."):
-        raise OutputError(f"{flag}: {target}: expected a new name, not {target.name or '/'}")
+        raise OutputError(f"{flag}: {target}: expected a new name, not {text}")
     try:
         resolved = target.resolve()
     except (OSError, RuntimeError) as error:
