@@ -41,13 +41,13 @@ from sim.priors.sampling import (
     active_noise,
     draw_block,
     noise_for,
-    parameters_from_unit,
     root_seed,
     uncertain_keys,
 )
-from sim.run.chunks import WORKING_ARRAYS, default_chunk_samples, model_outputs
+from sim.run.chunks import WORKING_ARRAYS, default_chunk_samples
 from sim.run.dataset import param_name
-from sim.run.plan import memory_needed_bytes
+from sim.run.plan import memory_needed_bytes, run_tasks
+from sim.run.rows import RowSink, RowTask, compute_rows
 from sim.run.simulate import simulate
 from sim.version import __version__
 
@@ -230,15 +230,18 @@ def evaluate(scenario: Scenario, unit: np.ndarray, noise: Noise, outcome: Outcom
     -------
     ndarray, shape (s, m)
     """
-    parts = []
-    for lo in range(0, unit.shape[0], ROWS_PER_EVALUATION):
-        hi = min(unit.shape[0], lo + ROWS_PER_EVALUATION)
-        columns = slice(lo, hi) if period is None else np.arange(lo, hi) % period
-        p = parameters_from_unit(scenario.priors, unit[lo:hi])
-        result = model_outputs(scenario, p, _noise_columns(noise, columns))
-        parts.append(outcome.pick(result[outcome.name]))
-        del p, result  # free this chunk's outputs before the next chunk is computed
-    return np.concatenate(parts, axis=1)
+    m = unit.shape[0]
+
+    def tasks():  # chunks of rows, each with its own noise columns gathered
+        for lo in range(0, m, ROWS_PER_EVALUATION):
+            hi = min(m, lo + ROWS_PER_EVALUATION)
+            columns = slice(lo, hi) if period is None else np.arange(lo, hi) % period
+            yield RowTask(scenario, (lo, hi), unit[lo:hi], _noise_columns(noise, columns),
+                          outcome)
+
+    sink = RowSink(m)
+    run_tasks(compute_rows, tasks(), [sink])
+    return sink.values
 
 
 # ---------------------------------------------------------------- estimators

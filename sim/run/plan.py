@@ -12,7 +12,7 @@ scheduler is given.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,6 @@ from sim.priors.sampling import uncertain_keys
 from sim.run.chunks import (
     STORAGE_DTYPE,
     WORKING_ARRAYS,
-    ChunkResult,
     ChunkTask,
     chunk_samples_for_memory,
     compute_chunk,
@@ -257,17 +256,35 @@ def execute(plan: Plan, sinks: Sequence, progress: Progress | None = None, *,
     seconds : float
         Wall time.
     """
+    tasks = plan.tasks(first_block, blocks)
+    return run_tasks(compute_chunk, tasks, sinks, plan.scheduler, plan.workers,
+                     plan.in_flight, progress, plan.scenario.samples)
+
+
+def run_tasks(function: Callable, tasks: Iterable, sinks: Sequence,
+              scheduler: str = "sync", workers: int | None = None, window: int = 1,
+              progress: Progress | None = None, total: int = 0) -> tuple[int, float]:
+    """The loop under every run: map `function` over `tasks` on the scheduler, at most
+    `window` in flight, and give each result (which has ``rows``) to every sink in order.
+
+    `execute` runs a plan's seed-block chunks with it; sensitivity designs run their
+    rows with it (`sim.run.rows`).
+
+    Returns
+    -------
+    samples : int
+        Rows computed.
+    seconds : float
+        Wall time.
+    """
     started = time.perf_counter()
     computed = 0
-    results: Iterator[ChunkResult] = map_ordered(
-        compute_chunk, plan.tasks(first_block, blocks), plan.scheduler, plan.workers,
-        window=plan.in_flight)
-    for result in results:
+    for result in map_ordered(function, tasks, scheduler, workers, window=window):
         for sink in sinks:
             sink.add(result)
         computed += result.rows[1] - result.rows[0]
         if progress is not None:
-            progress(result.rows[1], plan.scenario.samples)
+            progress(result.rows[1], total)
         del result  # free this chunk before the next one is computed
     return computed, time.perf_counter() - started
 
