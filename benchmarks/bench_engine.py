@@ -9,7 +9,7 @@ standard normals for each active noise process. Ratios to it hold on a noisy mac
 which also pays for the kernel handing the process fresh memory pages: on this machine
 that alone varied from 0.3 to 3 s for 3 GB between identical runs.
 
-Usage: python benchmarks/bench_engine.py [--quick]
+Usage: python benchmarks/bench_engine.py [--quick] [--chunk-samples N]
 """
 
 from __future__ import annotations
@@ -52,24 +52,25 @@ def floor_seconds(scenario, samples: int) -> float:
     return time.perf_counter() - start
 
 
-def run_case(samples: int, step: str) -> dict:
-    """Measure one case in this process."""
+def run_case(samples: int, step: str, chunk_samples: int | None = None) -> dict:
+    """Measure one case in this process (`chunk_samples`: None for the default chunk)."""
     import sim
 
     scenario = _scenario(step)
+    chunk = {"chunk_samples": chunk_samples}
     steps = scenario.grid.n_steps
     reps = 3 if samples <= 10**5 and step == "month" else 2
     sim.simulate(scenario, samples=min(samples, 4096), seed=1)  # warm up imports and caches
     walls, floors = [], []
     for _ in range(reps):
         start = time.perf_counter()
-        ds = sim.simulate(scenario, samples=samples, seed=1)
+        ds = sim.simulate(scenario, samples=samples, seed=1, **chunk)
         walls.append(time.perf_counter() - start)
         kept = ds.nbytes
         del ds
         floors.append(floor_seconds(scenario, samples))
     tracemalloc.start()
-    ds = sim.simulate(scenario, samples=samples, seed=1)
+    ds = sim.simulate(scenario, samples=samples, seed=1, **chunk)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     wall, floor = min(walls), min(floors)
@@ -84,16 +85,20 @@ def run_case(samples: int, step: str) -> dict:
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--case":
-        print(json.dumps(run_case(int(sys.argv[2]), sys.argv[3])))
+    if sys.argv[1:2] == ["--case"]:
+        chunk = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[4] != "default" else None
+        print(json.dumps(run_case(int(sys.argv[2]), sys.argv[3], chunk)))
         return
     cases = QUICK_CASES if "--quick" in sys.argv else CASES
+    chunk = "default"
+    if "--chunk-samples" in sys.argv:
+        chunk = sys.argv[sys.argv.index("--chunk-samples") + 1]
     header = (f"{'samples':>9} {'steps':>11} {'wall s':>8} {'cold s':>7} {'floor s':>8} "
               f"{'ratio':>6} "
               f"{'ns/s-step':>9} {'kept GB':>8} {'peak GB':>8} {'peak/kept':>9} {'RSS GB':>7}")
     print(header)
     for samples, step in cases:
-        out = subprocess.run([sys.executable, __file__, "--case", str(samples), step],
+        out = subprocess.run([sys.executable, __file__, "--case", str(samples), step, chunk],
                              capture_output=True, text=True, check=True)
         r = json.loads(out.stdout)
         print(f"{r['samples']:>9} {r['steps']:>5} {r['step']:>5} {r['wall_s']:>8.3f} "

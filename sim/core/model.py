@@ -46,6 +46,7 @@ def ar1_multiplier(
     shock_sd: np.ndarray,
     persistence: np.ndarray,
     days: np.ndarray,
+    out: np.ndarray | None = None,
 ) -> np.ndarray | float:
     """Mean-one lognormal AR(1) multipliers m_k.
 
@@ -59,6 +60,8 @@ def ar1_multiplier(
         phi, autocorrelation over one mean month [1], in [0, 1].
     days : ndarray, shape (K,)
         Step lengths D_k [days].
+    out : ndarray, shape (K, n), optional
+        Where to write the multipliers.
 
     Returns
     -------
@@ -79,12 +82,13 @@ def ar1_multiplier(
         return a, shock_sd * np.sqrt(1.0 - a * a)
 
     coeffs = _by_step_length(days, coefficients)
-    x = np.empty_like(innovations)
+    x = np.empty_like(innovations) if out is None else out
     np.multiply(shock_sd, innovations[0], out=x[0])
+    term = np.empty_like(shock_sd)
     for k in range(1, len(days)):
         a, scale = coeffs[k]
         np.multiply(a, x[k - 1], out=x[k])
-        x[k] += scale * innovations[k]
+        x[k] += np.multiply(scale, innovations[k], out=term)
     x -= 0.5 * shock_sd * shock_sd
     return np.exp(x, out=x)
 
@@ -151,14 +155,19 @@ def exchange_rate(p: Params, innovations: np.ndarray | None, days: np.ndarray) -
     -----
     log X_{k+1} = log X_k + mu_X D_k / 365.25 + sigma_X sqrt(D_k / 365.25) z_k.
     """
-    dt_years = (days / DAYS_PER_YEAR)[:-1, None]
-    log_steps = p["fx.drift"] * dt_years
-    if innovations is not None:
-        log_steps = log_steps + p["fx.volatility"] * np.sqrt(dt_years) * innovations[:-1]
+    dt_years = days / DAYS_PER_YEAR
+    drift, volatility = p["fx.drift"], p["fx.volatility"]
     log_x = np.empty((len(days), len(p["fx.rub_per_usd"])))
-    log_x[0] = np.log(p["fx.rub_per_usd"])
-    for k in range(1, len(days)):
-        np.add(log_x[k - 1], log_steps[k - 1], out=log_x[k])
+    np.log(p["fx.rub_per_usd"], out=log_x[0])
+    step, shock = np.empty_like(drift), np.empty_like(drift)
+    for k in range(1, len(days)):  # one row at a time: no (K, n) temporaries
+        dt = dt_years[k - 1]
+        np.multiply(drift, dt, out=step)
+        if innovations is not None:
+            np.multiply(volatility, np.sqrt(dt), out=shock)
+            shock *= innovations[k - 1]
+            step += shock
+        np.add(log_x[k - 1], step, out=log_x[k])
     return np.exp(log_x, out=log_x)
 
 
@@ -202,35 +211,36 @@ def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | f
     delay_days = p["losses.recovery_months"] * DAYS_PER_MONTH
     hazard = _by_step_length(days, lambda d: -np.expm1(-d / delay_days))
     exit_rate = p["force.other_exit_rate"]
-    if loss_mode == "absolute":
-        demand = p["losses.per_month"] * months[:, None] * loss_shock
-    else:
-        demand = p["losses.monthly_rate"] * months[:, None] * loss_shock
-    demand = np.broadcast_to(demand, (n_steps, n))
-
+    per_month = p["losses.per_month" if loss_mode == "absolute" else "losses.monthly_rate"]
+    shocked = not np.isscalar(loss_shock)
     force = np.empty((n_steps + 1, n))
-    wounded = np.zeros((n_steps + 1, n))
+    wounded = np.empty((n_steps + 1, n))
     casualties = np.empty((n_steps, n))
     returns = np.empty((n_steps, n))
     exits = np.empty((n_steps, n))
     force[0] = p["force.initial_persons"]
-    room = np.empty(n)
+    wounded[0] = 0.0
+    room, demand, exit_rate_k = np.empty(n), np.empty(n), np.empty(n)
     for k in range(n_steps):
         f, c, ret, o = force[k], casualties[k], returns[k], exits[k]
+        np.multiply(per_month, months[k], out=demand)  # demand, one row at a time
+        if shocked:
+            demand *= loss_shock[k]
         if loss_mode == "absolute":
-            np.minimum(demand[k], f, out=c)
+            np.minimum(demand, f, out=c)
         else:
-            np.multiply(demand[k], f, out=c)
+            np.multiply(demand, f, out=c)
             np.minimum(c, f, out=c)
         np.multiply(hazard[k], wounded[k], out=ret)
         np.subtract(f, c, out=room)
         room += recruits_persons[k]
         room += ret
-        np.multiply(exit_rate * months[k], f, out=o)
+        np.multiply(exit_rate, months[k], out=exit_rate_k)
+        np.multiply(exit_rate_k, f, out=o)
         np.minimum(o, room, out=o)
         np.subtract(room, o, out=force[k + 1])
         np.subtract(wounded[k], ret, out=wounded[k + 1])
-        wounded[k + 1] += to_pipeline * c
+        wounded[k + 1] += np.multiply(to_pipeline, c, out=demand)
     return {
         "casualties": casualties,
         "returns": returns,
@@ -238,6 +248,16 @@ def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | f
         "force": force,
         "wounded_in_recovery": wounded,
     }
+
+
+def _growth_into(out: np.ndarray, rate: np.ndarray, years: np.ndarray) -> bool:
+    """Write (1 + rate)^tau into `out` (K, n), as `growth_factor`; False (out untouched)
+    when no rate grows, where `growth_factor` returns 1.0."""
+    if not np.any(rate):
+        return False
+    np.multiply.outer(years, np.log1p(rate), out=out)
+    np.exp(out, out=out)
+    return True
 
 
 def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
@@ -265,32 +285,77 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
         ``pay_rub``, ``compensation_rub``; per-step levels (K, n):
         ``bonus_rub_per_recruit`` [RUB], ``rub_per_usd`` [RUB/USD]; stocks
         (K + 1, n): ``force``, ``wounded_in_recovery`` [persons].
+
+    Notes
+    -----
+    The same equations, and the same floating-point operations in the same order, as
+    `bonus_per_recruit`, `recruits`, `ar1_multiplier`, `manpower` and `exchange_rate`
+    (results are bit-identical to composing them), but every result is written in
+    place into its own array and the temporaries are two (K, n) scratch arrays: the
+    engine is bound by memory traffic and fresh pages, not arithmetic.
     """
-    bonus_rub = bonus_per_recruit(p, years)
-    recruit_shock = ar1_multiplier(noise.recruitment, p["recruitment.shock_sd"],
-                                   p["recruitment.shock_persistence"], days)
-    r = recruits(p, bonus_rub, recruit_shock, days, years)
+    n_steps, n = len(days), len(p["force.initial_persons"])
+    months = days / DAYS_PER_MONTH
+    scratch = np.empty((n_steps, n))
+    spare = np.empty((n_steps, n))
+
+    # B_k = B_fed (1 + g_fed)^tau + B_reg (1 + g_reg)^tau
+    bonus = np.empty((n_steps, n))
+    if _growth_into(bonus, p["bonus.federal_growth"], years):
+        bonus *= p["bonus.federal_rub"]
+    else:
+        bonus[...] = p["bonus.federal_rub"]
+    if _growth_into(scratch, p["bonus.regional_growth"], years):
+        scratch *= p["bonus.regional_rub"]
+        bonus += scratch
+    else:
+        bonus += p["bonus.regional_rub"]
+
+    # r_k = R (D_k / M) m_k b_k^eps
+    r = np.multiply.outer(months, p["recruitment.per_month"])
+    shock = ar1_multiplier(noise.recruitment, p["recruitment.shock_sd"],
+                           p["recruitment.shock_persistence"], days, out=scratch)
+    if noise.recruitment is not None:
+        r *= shock
+    eps = p["recruitment.bonus_elasticity"]
+    if np.any(eps != 0):
+        log_real = np.divide(bonus, bonus[0], out=scratch)
+        np.log(log_real, out=log_real)
+        log_real -= np.multiply.outer(years, np.log1p(p["prices.inflation"]), out=spare)
+        np.multiply(eps, log_real, out=log_real)
+        r *= np.exp(log_real, out=log_real)
+
     loss_shock = ar1_multiplier(noise.losses, p["losses.shock_sd"],
-                                p["losses.shock_persistence"], days)
+                                p["losses.shock_persistence"], days, out=scratch)
     out = manpower(p, r, loss_shock, days, loss_mode)
     c = out["casualties"]
     kappa, mu = p["losses.killed_share"], p["losses.missing_share"]
-    killed, missing = kappa * c, mu * c
-    wounded = c - killed - missing
-    months = (days / DAYS_PER_MONTH)[:, None]
-    pay = (p["pay.monthly_rub"] * growth_factor(p["pay.growth"], years)) * months
+    killed = np.multiply(kappa, c)
+    missing = np.multiply(mu, c)
+    wounded = np.subtract(c, killed)
+    wounded -= missing
+    irrecoverable = np.multiply(p["losses.return_to_duty_share"], wounded)
+    np.subtract(c, irrecoverable, out=irrecoverable)
+    # pay_k = (P (1 + g)^tau) (D_k / M) F_k
+    pay = np.empty((n_steps, n))
+    if _growth_into(pay, p["pay.growth"], years):
+        np.multiply(p["pay.monthly_rub"], pay, out=pay)
+        pay *= months[:, None]
+    else:
+        np.multiply.outer(months, p["pay.monthly_rub"], out=pay)
     pay *= out["force"][:-1]
+    compensation = np.multiply(p["compensation.per_killed_rub"], killed)
+    compensation += np.multiply(p["compensation.per_wounded_rub"], wounded, out=scratch)
     out.update(
         recruits=r,
         killed=killed,
         missing=missing,
         wounded=wounded,
-        irrecoverable_losses=c - p["losses.return_to_duty_share"] * wounded,
-        bonus_rub_per_recruit=bonus_rub,
-        bonus_spend_rub=r * bonus_rub,
+        irrecoverable_losses=irrecoverable,
+        bonus_rub_per_recruit=bonus,
+        bonus_spend_rub=np.multiply(r, bonus),
         pay_rub=pay,
-        compensation_rub=p["compensation.per_killed_rub"] * killed
-        + p["compensation.per_wounded_rub"] * wounded,
+        compensation_rub=compensation,
         rub_per_usd=exchange_rate(p, noise.fx, days),
     )
     return out
