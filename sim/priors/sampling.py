@@ -172,7 +172,12 @@ def parameters_from_unit(priors: dict[str, Prior], unit: np.ndarray,
 
 
 def noise_for(blocks: list[dict[str, np.ndarray]], active: tuple[str, ...]) -> Noise:
-    """Concatenate per-block noise along samples into one `Noise`."""
-    joined = {name: np.concatenate([b[name] for b in blocks], axis=1) if name in active
-              else None for name in NOISE_SWITCH}
+    """Concatenate per-block noise along samples into one `Noise` (a single block's
+    arrays are used as they are, not copied)."""
+    def join(name: str) -> np.ndarray:
+        if len(blocks) == 1:
+            return blocks[0][name]
+        return np.concatenate([b[name] for b in blocks], axis=1)
+
+    joined = {name: join(name) if name in active else None for name in NOISE_SWITCH}
     return Noise(**joined)
