@@ -23,6 +23,7 @@ from sim.config.scenario import Scenario
 from sim.core.variables import VARIABLES
 from sim.errors import ParameterError, ResourceError
 from sim.priors.sampling import uncertain_keys
+from sim.run.allocator import keep_freed_memory
 from sim.run.chunks import (
     STORAGE_DTYPE,
     WORKING_ARRAYS,
@@ -277,6 +278,7 @@ def run_tasks(function: Callable, tasks: Iterable, sinks: Sequence,
     seconds : float
         Wall time.
     """
+    keep_freed_memory()
     started = time.perf_counter()
     computed = 0
     for result in map_ordered(function, tasks, scheduler, workers, window=window):
