@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -20,8 +21,6 @@ def _tuned(env_value: str | None) -> str:
 
 
 def _base_env() -> dict:
-    import os
-
     return {k: v for k, v in os.environ.items() if k != "FISCAL_SIM_KEEP_FREED_MEMORY"}
 
 
