@@ -1,7 +1,7 @@
 # Two commands do all the set-up on a fresh machine (Python >= 3.11 and make):
 #   make demo   create .venv, install, run the baseline scenario, print its summary and
 #               write its report (results/baseline_report/index.html)
-#   make test   create .venv, install, run ruff and the test suite
+#   make test   create .venv, install, run ruff, the import contracts (import-linter) and the tests
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
