@@ -34,7 +34,7 @@ import numpy as np
 import xarray as xr
 from xarray.backends import BackendArray
 
-from sim.errors import UserError
+from sim.errors import ParameterError, UserError
 from sim.io import faults, outputs
 from sim.priors.sampling import SEED_BLOCK_SAMPLES
 
@@ -374,8 +374,8 @@ def read_checkpoint(store: Path) -> dict | None:
     except Exception as error:  # zipfile, numpy and json raise many types
         problem = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
     if problem is not None:
-        raise UserError(f"--resume: the checkpoint {path} is damaged or not one of ours "
-                        f"({problem}); rerun without --resume to start again")
+        raise ParameterError("resume", f"the checkpoint {path} is damaged or not one of "
+                             f"ours ({problem}); rerun without --resume to start again")
     return checkpoint
 
 
