@@ -3,11 +3,19 @@
 A `ChunkTask` carries everything a worker needs (it pickles, for Dask); its
 result depends only on the blocks it holds, so chunks can run in any order, on
 any worker, and the assembled results are bit-identical.
+
+For distributed schedulers (Dask worker processes) a chunk of a few milliseconds'
+work costs more to ship than to compute, so `group_tasks` joins consecutive chunks
+into tasks of about half a second: a worker computes such a task chunk by chunk
+(`ChunkTask.step_blocks`, so its working set stays one chunk's) and sends back one
+result. Every statistic is counted or merged seed block by seed block, so grouping
+changes no number.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +24,7 @@ from sim.config.claims import claim_values, claim_weights
 from sim.config.scenario import Scenario
 from sim.core.metrics import derive
 from sim.core.model import Noise, run_model
+from sim.core.variables import BOUND, PER_SAMPLE, STEP, VARIABLES
 from sim.priors.sampling import (
     SEED_BLOCK_SAMPLES,
     copula_factor_for,
@@ -25,7 +34,7 @@ from sim.priors.sampling import (
     parameters_from_unit,
     uncertain_keys,
 )
-from sim.run.sketch import Moments, QuantileSketch
+from sim.run.sketch import DEFAULT_RELATIVE_ACCURACY, Moments, QuantileSketch, bucket_tables
 
 STORAGE_DTYPE = np.float32
 """Outputs are stored in float32 (about 7 significant digits); computed in float64."""
@@ -35,6 +44,14 @@ WORKING_ELEMENTS = 2**18
 
 WORKING_ARRAYS = 48
 """Upper bound on float64 (K, chunk) arrays alive while a chunk is processed."""
+
+TASK_ELEMENTS = 2**21
+"""Target sample-steps per grouped task for distributed schedulers (`group_tasks`):
+about half a second of work, against milliseconds of per-task overhead."""
+
+TASKS_PER_WORKER = 4
+"""`group_tasks` makes at least this many tasks per worker where it can, in a
+multiple of the workers, so that no worker idles at the end of the run."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,9 @@ class ChunkTask:
         Round the outputs to float32 in the worker (parallel schedulers: half the bytes
         to send back). In process, the collector rounds them as it stores them, which
         saves a pass; the values are the same.
+    step_blocks : int
+        Seed blocks computed at once (0: all of them); a task grouped by `group_tasks`
+        is computed chunk by chunk, so its working set is one chunk's.
     """
 
     scenario: Scenario
@@ -70,6 +90,7 @@ class ChunkTask:
     copula_factor: np.ndarray | None
     streamed: tuple[str, ...] = ()
     cast: bool = False
+    step_blocks: int = 0
 
     @property
     def rows(self) -> tuple[int, int]:
@@ -102,8 +123,8 @@ class ChunkResult:
     claims : ndarray, shape (C, n)
         Each claim's simulated value.
     statistics : dict
-        For each streamed variable: (flat sketch columns, their counts, and the
-        moments of each seed block in order); see `sim.collect.StepStatistics`.
+        For each streamed variable: (flat sketch columns, their counts, both int32,
+        and the moments of each seed block in order); see `sim.run.sinks`.
     """
 
     rows: tuple[int, int]
@@ -125,24 +146,60 @@ def model_outputs(scenario: Scenario, p: dict[str, np.ndarray], noise: Noise
 
 
 def compute_chunk(task: ChunkTask) -> ChunkResult:
-    """Draw, map and run one chunk (a top-level function, so workers can run it)."""
+    """Draw, map and run one chunk (a top-level function, so workers can run it).
+
+    A task of more than `ChunkTask.step_blocks` seed blocks is computed that many
+    blocks at a time; its sketches count all of them and its outputs are joined.
+    """
+    step = task.step_blocks or len(task.blocks)
+    if step >= len(task.blocks):
+        return _compute(task, task.blocks, {})
+    sketches: dict[str, QuantileSketch] = {}
+    parts = [_compute(task, range(b, min(b + step, task.blocks.stop)), sketches)
+             for b in range(task.blocks.start, task.blocks.stop, step)]
+    statistics = {name: (*_sparse(sketches[name]),
+                         [m for part in parts for m in part.statistics[name][2]])
+                  for name in task.streamed}
+    return ChunkResult(
+        task.rows, task.block_rows(),
+        {k: np.concatenate([part.params[k] for part in parts]) for k in parts[0].params},
+        {k: np.concatenate([part.outputs[k] for part in parts], axis=-1)
+         for k in parts[0].outputs},
+        np.concatenate([part.claims for part in parts], axis=1), statistics)
+
+
+def _compute(task: ChunkTask, blocks: range, sketches: dict[str, QuantileSketch]
+             ) -> ChunkResult:
+    """Compute `blocks` of `task`; streamed variables are counted into `sketches` (a
+    new sketch per variable when absent; only a result for the whole task has them)."""
     scenario, grid = task.scenario, task.scenario.grid
+    lo = (blocks.start - task.blocks.start) * SEED_BLOCK_SAMPLES
+    hi = min(task.samples, blocks.stop * SEED_BLOCK_SAMPLES) - task.rows[0]
     draws = [draw_block(scenario.priors, task.root, b,
                         min(SEED_BLOCK_SAMPLES, task.samples - b * SEED_BLOCK_SAMPLES),
                         grid.n_steps, draw_unit=task.unit is None)
-             for b in task.blocks]
-    unit = task.unit if task.unit is not None else np.concatenate([u for u, _ in draws])
+             for b in blocks]
+    unit = task.unit[lo:hi] if task.unit is not None else np.concatenate([u for u, _ in draws])
     p = parameters_from_unit(scenario.priors, unit, task.copula_factor)
     noise = noise_for([z for _, z in draws], tuple(draws[0][1]))
+    del draws
     outputs = model_outputs(scenario, p, noise)
+    del noise
     weighted = [claim_weights(grid, claim) for claim in scenario.claims]
     claims = claim_values(outputs, weighted)
-    statistics = {name: chunk_statistics(outputs.pop(name), task.block_rows())
-                  for name in task.streamed}
+    rows = [(a - lo, b - lo) for a, b in task.block_rows()[blocks.start - task.blocks.start:
+                                                             blocks.stop - task.blocks.start]]
+    whole = len(blocks) == len(task.blocks)
+    statistics = {}
+    for name in task.streamed:
+        values = outputs.pop(name)
+        sketch = sketches.setdefault(name, QuantileSketch(values.shape[0]))
+        moments = _count(values, rows, sketch)
+        statistics[name] = (*_sparse(sketch), moments) if whole else (None, None, moments)
     if task.cast:
         with np.errstate(over="ignore"):  # beyond float32's 3.4e38 is stored as inf
             outputs = {name: values.astype(STORAGE_DTYPE) for name, values in outputs.items()}
-    return ChunkResult(task.rows, task.block_rows(),
+    return ChunkResult((task.rows[0] + lo, task.rows[0] + hi), rows,
                        {k: p[k] for k in uncertain_keys(scenario.priors)}, outputs, claims,
                        statistics)
 
@@ -154,10 +211,99 @@ def chunk_statistics(values: np.ndarray, block_rows: list[tuple[int, int]]) -> t
     mode, so summaries agree with full runs whichever scheduler computes them.
     """
     sketch = QuantileSketch(values.shape[0])
+    moments = _count(values, block_rows, sketch)
+    return (*_sparse(sketch), moments)
+
+
+def _count(values: np.ndarray, block_rows: list[tuple[int, int]],
+           sketch: QuantileSketch) -> list[Moments]:
+    """Count (T, n) `values`, rounded to float32, into `sketch`; each block's moments.
+
+    The sketch is counted for the whole chunk at once (integer counts: the same as
+    block by block); the moments are per seed block, merged later in block order.
+    """
     with np.errstate(over="ignore"):
-        values = values.astype(STORAGE_DTYPE).astype(np.float64)
-    sketch.update(values)
-    return (*sketch.sparse(), [Moments.of(values[:, lo:hi]) for lo, hi in block_rows])
+        rounded = values.astype(STORAGE_DTYPE)
+    sketch.update(rounded)
+    widened = rounded.astype(np.float64)
+    return [Moments.of(widened[:, lo:hi]) for lo, hi in block_rows]
+
+
+def _sparse(sketch: QuantileSketch) -> tuple[np.ndarray, np.ndarray]:
+    """A sketch's non-zero counts, int32 (half the bytes to send back from a worker)."""
+    columns, counts = sketch.sparse()
+    return columns.astype(np.int32), counts.astype(np.int32)
+
+
+def result_bytes_per_sample(task: ChunkTask) -> int:
+    """Bytes a task's result holds per sample: kept outputs (float32 if `cast`, float64
+    otherwise), parameters and claim values (float64)."""
+    grid = task.scenario.grid
+    k, y = grid.n_steps, len(grid.calendar_years())
+    length = {STEP: k, BOUND: k + 1, PER_SAMPLE: 1}
+    elements = sum(length.get(v.layout, y) for name, v in VARIABLES.items()
+                   if name not in task.streamed)
+    return (elements * (4 if task.cast else 8)
+            + 8 * (len(uncertain_keys(task.scenario.priors)) + len(task.scenario.claims)))
+
+
+def group_tasks(tasks: Iterable[ChunkTask], workers: int) -> Iterator[ChunkTask]:
+    """Join consecutive chunks into bigger tasks for distributed schedulers.
+
+    A task grows to about `TASK_ELEMENTS` sample-steps, but no further than
+    `TASKS_PER_WORKER` tasks per worker allow, nor than its result fitting in half
+    a chunk's working set (the memory check reserves one working set per task in
+    flight; summary runs send back little, full runs a lot, so full runs are not
+    grouped). The number of tasks is rounded to a multiple of the workers. The
+    grouped task is computed chunk by chunk (`ChunkTask.step_blocks`); chunks that are
+    not consecutive (repairs) are never joined.
+    """
+    tasks = iter(tasks)
+    first = next(tasks, None)
+    if first is None:
+        return
+    n_blocks = -(-first.samples // SEED_BLOCK_SAMPLES)
+    chunk_blocks = len(first.blocks)
+    k = first.scenario.grid.n_steps
+    working = chunk_blocks * SEED_BLOCK_SAMPLES * (k + 1) * WORKING_ARRAYS * 8
+    by_memory = working // (2 * result_bytes_per_sample(first) * SEED_BLOCK_SAMPLES)
+    by_time = TASK_ELEMENTS // (k * SEED_BLOCK_SAMPLES)
+    by_balance = -(-n_blocks // (TASKS_PER_WORKER * workers))
+    size = max(chunk_blocks, min(by_memory, by_time, by_balance))
+    count = -(-n_blocks // size)
+    size = max(chunk_blocks, -(-n_blocks // (-(-count // workers) * workers)))
+    group = [first]
+    for task in tasks:
+        if (task.blocks.start == group[-1].blocks.stop
+                and task.blocks.stop - group[0].blocks.start <= size):
+            group.append(task)
+            continue
+        yield _join(group)
+        group = [task]
+    yield _join(group)
+
+
+compute_chunk.group_tasks = group_tasks  # `map_ordered` groups tasks for Dask with it
+
+
+def _join(group: list[ChunkTask]) -> ChunkTask:
+    """One task for consecutive chunks, computed chunk by chunk."""
+    if len(group) == 1:
+        return group[0]
+    first = group[0]
+    unit = (None if first.unit is None
+            else np.concatenate([task.unit for task in group]))
+    return dataclasses.replace(first, blocks=range(first.blocks.start, group[-1].blocks.stop),
+                               unit=unit, step_blocks=len(first.blocks))
+
+
+def prepare_worker() -> None:
+    """A worker process's start-up: keep freed chunk memory in the process, as runs do
+    in process (`sim.run.allocator`), and build the sketch's lookup tables."""
+    from sim.run.allocator import keep_freed_memory
+
+    keep_freed_memory()
+    bucket_tables(DEFAULT_RELATIVE_ACCURACY)
 
 
 def default_chunk_samples(n_steps: int) -> int:

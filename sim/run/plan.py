@@ -34,7 +34,7 @@ from sim.run.chunks import (
     iter_tasks,
 )
 from sim.run.dataset import KEEP_MODES, kept_names, shape, streamed_names
-from sim.run.schedulers import check_scheduler, map_ordered
+from sim.run.schedulers import check_scheduler, in_flight, map_ordered
 from sim.run.sketch import QuantileSketch
 
 Progress = Callable[[int, int], None]
@@ -78,12 +78,13 @@ def memory_needed_bytes(scenario: Scenario, samples: int, chunk_samples: int,
 
 
 def chunks_in_flight(scheduler: str, workers: int | None) -> int:
-    """Chunks computed at once: one in process, else twice the workers (default 2).
+    """Chunks computed at once: one in process, else twice the workers (default: the
+    machine's cores; `sim.run.schedulers.in_flight`).
 
     The plan passes this as the scheduler's window, so the memory check counts exactly
     the chunks that can be alive at once.
     """
-    return 1 if scheduler == "sync" else 2 * (workers or 2)
+    return in_flight(scheduler, workers)
 
 
 def check_memory(scenario: Scenario, samples: int, chunk_samples: int,
