@@ -1,6 +1,6 @@
 """Derived quantities: per-day rates, USD values, strain ratios and horizon summaries.
 
-Pure NumPy, time-major like `sim.model`: per-step arrays are (K, n), stocks
+Pure NumPy, time-major like `sim.core.model`: per-step arrays are (K, n), stocks
 (K + 1, n), per-year arrays (Y, n) and per-sample summaries (n,).
 """
 
@@ -120,13 +120,13 @@ def derive(model_out: dict[str, np.ndarray], p: Params, days: np.ndarray, years:
     Parameters
     ----------
     model_out : dict of ndarray
-        Result of `sim.model.run_model`.
+        Result of `sim.core.model.run_model`.
     p : mapping of str to ndarray
         Sampled parameters, (n,) each.
     days, years : ndarray, shape (K,)
         D_k [days] and tau_k [year].
     year_weights : ndarray, shape (K, Y)
-        From `sim.timegrid.TimeGrid.year_weights`.
+        From `sim.core.timegrid.TimeGrid.year_weights`.
 
     Returns
     -------

@@ -5,8 +5,8 @@ seeds, Fletcher-32 checksums on every array, uncompressed unless asked; per-samp
 arrays copied in slabs, so a run larger than memory converts in bounded memory) or as
 Zarr stores, always to a
 temporary file or folder beside the target that is renamed into place, under
-the output's lock (`sim.outputs`), so a failed or interrupted run never leaves a
-file that looks complete. The partial stores of streamed runs are in `sim.store`.
+the output's lock (`sim.io.outputs`), so a failed or interrupted run never leaves a
+file that looks complete. The partial stores of streamed runs are in `sim.io.store`.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def write_netcdf(ds: xr.Dataset, path: str | Path, run_id: str | None = None, *,
                  compress: bool = False) -> Path:
     """Write `ds` to `path` atomically: temporary file beside it, then rename.
 
-    The caller has checked the target with `sim.outputs.check_output`.
+    The caller has checked the target with `sim.io.outputs.check_output`.
 
     Parameters
     ----------

@@ -118,7 +118,7 @@ class ChunkResult:
     params : dict of str to ndarray, each (n,)
         Uncertain priors' sampled values.
     outputs : dict of str to ndarray
-        Every kept output variable, time-major float64 (see `sim.metrics.derive`),
+        Every kept output variable, time-major float64 (see `sim.core.metrics.derive`),
         or already rounded to float32 when the task says `cast`.
     claims : ndarray, shape (C, n)
         Each claim's simulated value.
@@ -138,7 +138,7 @@ class ChunkResult:
 def model_outputs(scenario: Scenario, p: dict[str, np.ndarray], noise: Noise
                   ) -> dict[str, np.ndarray]:
     """Every output variable (time-major float64) of the scenario's model for parameters
-    `p` and innovations `noise`: `sim.model.run_model` then `sim.metrics.derive`."""
+    `p` and innovations `noise`: `sim.core.model.run_model` then `sim.core.metrics.derive`."""
     grid = scenario.grid
     days, years = grid.days, grid.years_elapsed
     return derive(run_model(p, noise, days, years, scenario.loss_mode), p, days, years,
