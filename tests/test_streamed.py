@@ -1,4 +1,4 @@
-"""Streaming runs: equality with in-memory runs, summary mode, resume after a kill, Dask."""
+"""sim.run.streamed: runs to disk equal in-memory runs, summary mode, resume, Dask."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Streaming statistics: quantile error bound, exact merging, moments."""
+"""sim.run.sketch: quantile error bound, exact merging, moments."""
 
 from __future__ import annotations
 
