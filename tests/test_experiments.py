@@ -193,11 +193,11 @@ def test_a_sweep_to_disk_holds_the_in_memory_sweeps_numbers(write_sweep, tmp_pat
 def test_a_killed_sweep_resumes_where_it_stopped(write_sweep, tmp_path):
     """Killed (SIGKILL) in the second scenario's second chunk: --resume keeps the first
     scenario, resumes the second from its checkpoint, and writes the same file."""
-    sweep = write_sweep('[run]\nsamples = 20000\n[factors]\n'
+    sweep = write_sweep('[run]\nsamples = 12000\n[factors]\n'  # 2 chunks of 8192 each
                         '"bonus.regional_growth" = [0.0, 0.2]\n')
     out, reference = tmp_path / "s.nc", tmp_path / "reference.nc"
     args = ("sweep", sweep, "--out", out, "--no-progress")
-    env = {**os.environ, "FISCAL_SIM_FAULT": "checkpointed:5:kill"}
+    env = {**os.environ, "FISCAL_SIM_FAULT": "checkpointed:3:kill"}
     killed = subprocess.run([sys.executable, "-m", "sim", *map(str, args)], env=env,
                             capture_output=True, text=True, check=False)
     assert killed.returncode == -9, killed.stderr
