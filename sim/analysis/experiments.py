@@ -270,12 +270,18 @@ def check_sweep_memory(experiments: list[Experiment], keep: str, available_bytes
     fixed = sweep_memory_bytes(experiments, keep, in_flight, samples=0)
     per_sample = sweep_memory_bytes(experiments, keep, in_flight, samples=1) - fixed
     fit = max(0, int((available_bytes - fixed) // per_sample))
+    raise _too_big(experiments, keep, source, fit,
+                   f"{need / 2**30:.1f} GiB but {available_bytes / 2**30:.1f} GiB is available")
+
+
+def _too_big(experiments: list[Experiment], keep: str, source: str, fit: int,
+             needed: str) -> ResourceError:
+    """The one-line refusal of a sweep: what it needs, and how many samples would fit."""
     samples = sorted({e.scenario.samples for e in experiments})
     shown = str(samples[0]) if len(samples) == 1 else f"{samples[0]} to {samples[-1]}"
     hint = "" if keep == "summary" else " (or use --keep summary)"
-    raise ResourceError(f"{source}: {len(experiments)} scenarios x {shown} samples need "
-                        f"{need / 2**30:.1f} GiB but {available_bytes / 2**30:.1f} GiB is "
-                        f"available; at most {fit} samples per scenario fit{hint}")
+    return ResourceError(f"{source}: {len(experiments)} scenarios x {shown} samples need "
+                         f"{needed}; at most {fit} samples per scenario fit{hint}")
 
 
 def run_experiments(experiments: list[Experiment], *, keep: str = "full",
@@ -413,13 +419,9 @@ def check_sweep_disk(experiments: list[Experiment], keep: str, out: Path,
     free = io.free_disk_bytes(out.parent)
     if need() <= free:
         return
-    fit = int(free // need(1))
-    samples = sorted({e.scenario.samples for e in experiments})
-    shown = str(samples[0]) if len(samples) == 1 else f"{samples[0]} to {samples[-1]}"
-    hint = "" if keep == "summary" else " (or use --keep summary)"
-    raise ResourceError(f"{source}: {len(experiments)} scenarios x {shown} samples need "
-                        f"{need() / 2**30:.1f} GiB on disk but {free / 2**30:.1f} GiB is free "
-                        f"at {out.parent}; at most {fit} samples per scenario fit{hint}")
+    raise _too_big(experiments, keep, source, int(free // need(1)),
+                   f"{need() / 2**30:.1f} GiB on disk but {free / 2**30:.1f} GiB is free at "
+                   f"{out.parent}")
 
 
 def _prepare_sweep(work: Path, fingerprint: str, resume: bool) -> None:
