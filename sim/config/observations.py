@@ -16,7 +16,7 @@ optional ``[bias]`` table of reporting-bias priors, one per reporter::
     log_sd = 0.1                     # or sd = ..., or relative_sd = ...
     t_df = 4                         # optional: Student-t errors, robust to outliers
     reporter = "general_staff"       # optional: which [bias] prior applies
-    source = "Ukraine's General Staff (priors.md B)"
+    source = "Ukraine's General Staff (docs/sources.md B)"
 """
 
 from __future__ import annotations
