@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from sim.core.model import Noise, ar1_multiplier, run_model
-from sim.core.schema import REQUIRED, SCHEMA
+from sim.core.schema import OPTIONAL, REQUIRED, SCHEMA
 from sim.core.timegrid import build_time_grid
 from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
@@ -28,7 +28,7 @@ START = dt.date(2025, 1, 1)
 def params(overrides: dict | None = None, n: int = 1) -> dict[str, np.ndarray]:
     """Every model parameter as an (n,) array: schema defaults, MINIMAL, then overrides."""
     values = {f"{s}.{k}": key.default for s, keys in SCHEMA.items() for k, key in keys.items()
-              if key.is_prior and key.default is not REQUIRED}
+              if key.is_prior and key.default not in (REQUIRED, OPTIONAL)}
     values.update({f"{s}.{k}": v for s, table in MINIMAL.items() if s not in ("run", "time")
                    for k, v in table.items()})
     values["losses.monthly_rate"] = 0.0

@@ -50,10 +50,13 @@ RANGES = {
     "pay.growth": (-0.2, 0.5),
     "compensation.per_killed_rub": (0.0, 2e7),
     "compensation.per_wounded_rub": (0.0, 5e6),
+    "compensation.regional_per_killed_rub": (0.0, 3e6),
+    "compensation.regional_per_wounded_rub": (0.0, 1e6),
     "budget.defense_rub": (1e12, 3e13),
     "budget.federal_spending_rub": (1e13, 6e13),
     "budget.gdp_rub": (1e14, 3e14),
     "budget.nwf_liquid_rub": (1e12, 1e13),
+    "budget.regional_revenue_rub": (1e13, 4e13),
     "budget.growth": (-0.2, 0.3),
 }
 
@@ -155,7 +158,7 @@ def test_redenominating_the_ruble_scales_only_ruble_outputs(inputs, k):
     p, noise, grid, mode = inputs
     rub_keys = [f"{s}.{n}" for s, keys in SCHEMA.items() for n, key in keys.items()
                 if "RUB" in key.unit]
-    q = {**p, **{key: p[key] * k for key in rub_keys}}
+    q = {**p, **{key: p[key] * k for key in rub_keys if key in p}}
     _, base = _run(p, noise, grid, mode)
     _, scaled = _run(q, noise, grid, mode)
     for name, values in base.items():

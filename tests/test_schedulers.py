@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import sim
-from sim.core.variables import BOUND, STEP, VARIABLES
 from sim.errors import UserError
 from sim.priors.sampling import SEED_BLOCK_SAMPLES, root_seed
 from sim.run.chunks import compute_chunk, group_tasks, iter_tasks
+from sim.run.dataset import streamed_names
 from sim.run.schedulers import DEFAULT_WORKERS, client_for, in_flight, map_ordered
 from sim.run.sketch import QuantileSketch
 from tests.conftest import CONFIGS
@@ -82,7 +82,7 @@ def test_grouped_tasks_give_the_chunks_numbers():
     sum of their sketch counts and every seed block's moments in order."""
     scenario = sim.load_scenario(CONFIGS / "baseline.toml").with_run(samples=5 * 4096 + 100)
     root = root_seed(4)
-    streamed = tuple(n for n, v in VARIABLES.items() if v.layout in (STEP, BOUND))
+    streamed = tuple(streamed_names("summary", scenario))
     chunks = list(map(compute_chunk, iter_tasks(scenario, root, 4096, streamed=streamed,
                                                 cast=True)))
     grouped = list(group_tasks(iter_tasks(scenario, root, 4096, streamed=streamed, cast=True),

@@ -11,7 +11,7 @@ import xarray as xr
 import sim
 from sim import io
 from sim.core.units import DAYS_PER_MONTH
-from sim.core.variables import VARIABLES
+from sim.core.variables import outputs_for
 from sim.priors.sampling import SEED_BLOCK_SAMPLES
 
 from .conftest import CONFIGS, assert_same_run, minimal
@@ -32,7 +32,7 @@ def small_run(baseline):
 def test_layout_dims_and_core_names(small_run):
     ds = small_run
     assert ds.sizes == {"sample": N_ODD, "time": 24, "time_bound": 25, "year": 2, "claim": 4,
-                        "quantile": 7}
+                        "quantile": 7, "payer": 2, "item": 3}
     for name in ("force_persons", "recruits_persons", "casualties_persons",
                  "irrecoverable_losses_persons", "bonus_rub_per_recruit",
                  "bonus_spend_rub_per_day", "bonus_spend_usd_per_day", "rub_per_usd"):
@@ -45,13 +45,13 @@ def test_layout_dims_and_core_names(small_run):
     assert ds.step_days.values[1] == 28
 
 
-def test_every_variable_has_units_long_name_and_description(small_run):
+def test_every_variable_has_units_long_name_and_description(small_run, baseline):
     for name, da in small_run.variables.items():
         if name in ("time", "time_bound"):
             continue
         for attr in ("units", "long_name", "description"):
             assert da.attrs.get(attr), (name, attr)
-    assert set(VARIABLES) <= set(small_run.data_vars)
+    assert set(outputs_for(baseline.given)) <= set(small_run.data_vars)
 
 
 def test_provenance_attrs(small_run, baseline):

@@ -30,7 +30,7 @@ def test_array_and_sketch_sinks_do_not_depend_on_the_chunking(keep):
     results = []
     for chunk in (SEED_BLOCK_SAMPLES, 3 * SEED_BLOCK_SAMPLES):
         arrays = ArraySink(BASELINE, keep)
-        sketches = SketchSink(streamed_names(keep), BASELINE.grid.n_steps)
+        sketches = SketchSink(streamed_names(keep, BASELINE), BASELINE.grid.n_steps)
         _run(keep, chunk, [arrays, sketches])
         results.append((arrays, sketches.data_vars()))
     (a, sa), (b, sb) = results
@@ -43,9 +43,9 @@ def test_array_and_sketch_sinks_do_not_depend_on_the_chunking(keep):
 
 
 def test_sketch_state_restores_the_same_statistics():
-    sketches = SketchSink(streamed_names("summary"), BASELINE.grid.n_steps)
+    sketches = SketchSink(streamed_names("summary", BASELINE), BASELINE.grid.n_steps)
     _run("summary", SEED_BLOCK_SAMPLES, [sketches])
-    restored = SketchSink(streamed_names("summary"), BASELINE.grid.n_steps)
+    restored = SketchSink(streamed_names("summary", BASELINE), BASELINE.grid.n_steps)
     restored.restore(sketches.state())
     before, after = sketches.data_vars(), restored.data_vars()
     for name in before:
@@ -66,7 +66,7 @@ def test_data_variables_are_sample_major_views_not_copies():
 def test_a_scenario_axis_leads_every_variable():
     """A sweep's (scenario, time, sample) arrays are labelled (scenario, sample, time)."""
     n, k = 10, BASELINE.grid.n_steps
-    outputs = {name: np.zeros((2, n)) for name in kept_names("full")}
+    outputs = {name: np.zeros((2, n)) for name in kept_names("full", BASELINE)}
     outputs["force_persons"] = np.arange(2 * (k + 1) * n, dtype=float).reshape(2, k + 1, n)
     outputs["recruits_persons"] = np.zeros((2, k, n))
     variables = data_variables(BASELINE, "full", outputs,
@@ -83,7 +83,7 @@ def test_a_scenario_axis_leads_every_variable():
 def test_store_sink_appends_and_checkpoints_each_chunk(tmp_path):
     store = tmp_path / "r.nc.partial.zarr"
     state = StoreState("run-1", fingerprint="f")
-    sketches = SketchSink(streamed_names("full"), BASELINE.grid.n_steps)
+    sketches = SketchSink(streamed_names("full", BASELINE), BASELINE.grid.n_steps)
     sink = StoreSink(BASELINE, root_seed(BASELINE.seed), "full", store, state, sketches)
     memory = ArraySink(BASELINE, "full")
     _run("full", SEED_BLOCK_SAMPLES, [sink, memory])

@@ -39,7 +39,7 @@ from sim.analysis.summary import claims_table, human
 from sim.config.scenario import Scenario, load_scenario, read_toml, suggest
 from sim.core.schema import SCHEMA
 from sim.core.units import attrs
-from sim.core.variables import VARIABLES
+from sim.core.variables import shape
 from sim.errors import ConfigError, OutputError, ParameterError, ResourceError
 from sim.io import outputs
 from sim.priors.distributions import Prior, PriorError, prior_from_value
@@ -52,7 +52,6 @@ from sim.run.dataset import (
     param_attrs,
     param_name,
     results_dataset,
-    shape,
     streamed_names,
 )
 from sim.run.plan import (
@@ -450,11 +449,12 @@ def _prepare_sweep(work: Path, fingerprint: str, resume: bool) -> None:
 
 
 def _homogeneous(experiments: list[Experiment]) -> bool:
-    """Same time grid, samples, loss mode and claims: results can share arrays."""
+    """Same time grid, samples, loss mode, claims and config keys given (so the same
+    outputs): results can share arrays."""
     first = experiments[0].scenario
 
     def shape_of(s: Scenario):
-        return (s.samples, s.loss_mode, tuple(c.label for c in s.claims))
+        return (s.samples, s.loss_mode, tuple(c.label for c in s.claims), s.given)
 
     return all(np.array_equal(e.scenario.grid.bounds, first.grid.bounds)
                and shape_of(e.scenario) == shape_of(first) for e in experiments)
@@ -468,8 +468,8 @@ def _run_stacked(experiments: list[Experiment], keep: str, scheduler: str,
     first = experiments[0].scenario
     grid, n, count = first.grid, first.samples, len(experiments)
     k, y = grid.n_steps, len(grid.calendar_years())
-    arrays = {name: np.empty((count, *shape(VARIABLES[name].layout, k, y, n)), STORAGE_DTYPE)
-              for name in kept_names(keep)}
+    arrays = {name: np.empty((count, *shape(name, k, y, n)), STORAGE_DTYPE)
+              for name in kept_names(keep, first)}
     keys = list(dict.fromkeys(key for e in experiments
                               for key in uncertain_keys(e.scenario.priors)))
     params = {key: np.full((count, n), np.nan) for key in keys}
@@ -483,7 +483,7 @@ def _run_stacked(experiments: list[Experiment], keep: str, scheduler: str,
                 params[key][s] = scenario.priors[key].params["value"]
         sink = ArraySink(scenario, keep, {name: a[s] for name, a in arrays.items()},
                          {key: params[key][s] for key in own}, claims[s])
-        sketches = SketchSink(streamed_names(keep), k)
+        sketches = SketchSink(streamed_names(keep, scenario), k)
 
         def step(samples, _total, offset=s * n):  # progress over the whole sweep
             if progress is not None:

@@ -34,7 +34,7 @@ from sim.config.scenario import Scenario, suggest
 from sim.core.model import Noise
 from sim.core.schema import key_spec
 from sim.core.units import SAMPLE, TIME, TIME_BOUND, YEAR, attrs
-from sim.core.variables import BOUND, PER_SAMPLE, STEP, VARIABLES, YEARLY
+from sim.core.variables import BOUND, PER_SAMPLE, STEP, VARIABLES, YEARLY, outputs_for
 from sim.errors import ParameterError, ResourceError, UserError
 from sim.priors.sampling import (
     SEED_BLOCK_SAMPLES,
@@ -138,10 +138,14 @@ def select_outcome(scenario: Scenario, name: str, time: str | dt.date | None = N
     UserError
         One line naming the flag and what was expected.
     """
-    if name not in VARIABLES:
-        raise ParameterError(
-            "outcome", f"unknown output {name!r}{suggest(name, VARIABLES)}; "
-                       f"expected one of: {', '.join(VARIABLES)}")
+    made = [n for n in outputs_for(scenario.given) if not VARIABLES[n].extra]
+    if name not in made:
+        why = (f"output {name!r} has payer and item dimensions; use a total or a ratio by "
+               "payer" if name in VARIABLES and VARIABLES[name].extra else
+               f"output {name!r} is not made by this config (it leaves out the budget key "
+               f"{VARIABLES[name].requires})" if name in VARIABLES else
+               f"unknown output {name!r}{suggest(name, made)}")
+        raise ParameterError("outcome", f"{why}; expected one of: {', '.join(made)}")
     dim = _DIMS[VARIABLES[name].layout]
     if dim is None:
         if time is not None:

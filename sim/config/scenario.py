@@ -18,15 +18,19 @@ from statistics import NormalDist
 from typing import Any
 
 from sim import io
+from sim.core.schedules import Schedule, build_schedule
 from sim.core.schema import (
     CLAIM_KEYS,
     CLAIM_QUANTITIES,
     CLAIM_STATISTICS,
     CORRELATION_KEYS,
     DOMAINS,
+    OPTIONAL,
     REQUIRED,
     SCHEMA,
     TOP_LEVEL_KEYS,
+    base_key,
+    entry_key,
     key_spec,
     prior_keys,
 )
@@ -90,7 +94,8 @@ class Scenario:
     loss_mode : str
         ``"absolute"`` or ``"proportional"``.
     priors : dict of str to Prior
-        Every parameter by dotted key, in schema order.
+        Every parameter by dotted key, in schema order; a scheduled key's entries
+        under their own names (``bonus.federal_rub@2024-08-01``), in date order.
     correlations : tuple of (str, str, float)
         Rank-correlated pairs of uncertain priors, validated to form a positive
         definite copula.
@@ -99,6 +104,8 @@ class Scenario:
         The merged config (after ``extends`` and overrides), for provenance.
     files : tuple of str
         The ``extends`` chain, child first.
+    schedules : dict of str to Schedule
+        The keys written as dated schedules, and when each entry is in force.
     """
 
     path: str
@@ -112,6 +119,12 @@ class Scenario:
     claims: tuple[Claim, ...]
     resolved: dict = field(repr=False)
     files: tuple[str, ...] = ()
+    schedules: dict[str, Schedule] = field(default_factory=dict)
+
+    @property
+    def given(self) -> frozenset[str]:
+        """Config keys the scenario gives a value (absent: optional keys left out)."""
+        return frozenset(base_key(name) for name in self.priors)
 
     def resolved_json(self) -> str:
         """The merged config as JSON text (dates as ISO strings)."""
@@ -335,8 +348,20 @@ def _validate(raw: dict, path: str, files: tuple[str, ...],
     _check_design(design, samples, path, blame("run.samples", "run.design"))
     grid = build_time_grid(start, months, step)
 
-    priors = {key: _prior(raw, path, key) for key in prior_keys(loss_mode)}
-    _check_joint(priors, path, blame)
+    priors: dict[str, Prior] = {}
+    schedules: dict[str, Schedule] = {}
+    for key in prior_keys(loss_mode):
+        section, name = key.split(".")
+        value = raw.get(section, {}).get(name, key_spec(key).default)
+        if value is OPTIONAL:
+            continue
+        if isinstance(value, dict) and "schedule" in value:
+            entries = _schedule(value, path, key, start)
+            priors.update((entry_key(key, date), prior) for date, prior in entries)
+            schedules[key] = build_schedule(key, [date for date, _ in entries], grid.starts)
+        else:
+            priors[key] = _prior_value(value, path, key)
+    _check_joint(priors, schedules, path, blame)
     _check_growth(priors, months, path, blame)
     correlations = _correlations(raw, path, priors)
     claims = tuple(
@@ -344,7 +369,7 @@ def _validate(raw: dict, path: str, files: tuple[str, ...],
     )
     check_unique_labels([c.label for c in claims], path, "claims")
     return Scenario(path, grid, samples, seed, design, loss_mode, priors, correlations, claims,
-                    dict(raw), files)
+                    dict(raw), files, schedules)
 
 
 MAX_MONTHS = 1200
@@ -414,11 +439,8 @@ def _check_growth(priors: dict[str, Prior], months: int, path: str,
     of the budgets (shares), times the horizon in years T; and the spread of the
     exchange rate's random walk, `FX_WALK_Z` sigma_X sqrt(T): no output compounds faster.
     """
-    def support(key: str) -> tuple[float, float]:
-        return priors[key].effective_support() if key in priors else (0.0, 0.0)
-
     def log_rates(key: str) -> tuple[float, float]:
-        low, high = support(key)
+        low, high = support(priors, key)
         return math.log1p(low), math.log1p(high)
 
     amounts = [log_rates(k) for k in ("bonus.federal_growth", "bonus.regional_growth",
@@ -427,15 +449,15 @@ def _check_growth(priors: dict[str, Prior], months: int, path: str,
     inflation = log_rates("prices.inflation")
     real = max(max(abs(h - inflation[0]) for _, h in bonus),
                max(abs(lo - inflation[1]) for lo, _ in bonus))
-    eps = max(abs(v) for v in support("recruitment.bonus_elasticity"))
+    eps = max(abs(v) for v in support(priors, "recruitment.bonus_elasticity"))
     terms = {
         "bonus and pay growth": max(0.0, max(h for _, h in amounts)),
         "recruitment.bonus_elasticity": eps * real,
-        "fx.drift": max(abs(v) for v in support("fx.drift")),
+        "fx.drift": max(abs(v) for v in support(priors, "fx.drift")),
         "budget.growth": max(0.0, -log_rates("budget.growth")[0]),
     }
     rate = sum(terms.values())  # [1/year]
-    spread = FX_WALK_Z * support("fx.volatility")[1]  # [1/sqrt(year)]
+    spread = FX_WALK_Z * support(priors, "fx.volatility")[1]  # [1/sqrt(year)]
     limit, years = math.log(MAX_GROWTH_FACTOR), months / 12
     if rate * years + spread * math.sqrt(years) <= limit:
         return
@@ -462,44 +484,120 @@ def _check_design(design: str, samples: int, path: str, key: str = "run.samples"
                           f"(try {below} or {2 * below})")
 
 
-def _prior(raw: dict, path: str, dotted: str) -> Prior:
-    section, name = dotted.split(".")
-    spec = key_spec(dotted)
-    value = raw.get(section, {}).get(name, spec.default)
+def _prior_value(value: Any, path: str, dotted: str, where: str | None = None,
+                 source: str = "") -> Prior:
+    """The prior of `dotted` written as `value`, checked against the key's domain; `where`
+    names it in errors (a schedule entry's ``key.schedule.DATE``), `source` is used when
+    the value has none of its own."""
+    spec, where = key_spec(dotted), where or dotted
     if value is REQUIRED:
-        raise ConfigError(path, dotted, f"missing required value [{spec.unit}]")
+        raise ConfigError(path, where, f"missing required value [{spec.unit}]")
+    if isinstance(value, dict) and "schedule" in value:
+        raise ConfigError(path, where, "a schedule cannot hold a schedule; expected a prior")
     try:
         prior = prior_from_value(value)
     except PriorError as error:
-        raise ConfigError(path, dotted, str(error)) from None
+        raise ConfigError(path, where, str(error)) from None
     domain = DOMAINS[spec.domain]
     low, high = prior.effective_support()
     if not domain.contains(low, high):
         raise ConfigError(
-            path, dotted,
+            path, where,
             f"expected values {domain.text} [{spec.unit}], but {prior.describe()} "
             f"reaches {low:.6g} to {high:.6g}",
         )
+    if source and not prior.source:
+        prior = replace(prior, source=source)
     return prior
 
 
-def _check_joint(priors: dict[str, Prior], path: str, blame: Blame = _unblamed) -> None:
-    """Constraints between priors."""
-    killed_high = priors["losses.killed_share"].effective_support()[1]
-    missing_high = priors["losses.missing_share"].effective_support()[1]
-    if killed_high + missing_high > 1:
-        raise ConfigError(
-            path, blame("losses.missing_share", "losses.killed_share"),
-            f"killed_share + missing_share must not exceed 1, but their priors reach "
-            f"{killed_high:.3g} + {missing_high:.3g}; use bounded priors (pert, "
-            "triangular, uniform)",
-        )
-    base_bonus = (priors["bonus.federal_rub"].effective_support()[0]
-                  + priors["bonus.regional_rub"].effective_support()[0])
+SCHEDULE_KEYS_TEXT = ("schedule", "source")
+
+
+def _schedule(value: dict, path: str, dotted: str, start: dt.date
+              ) -> list[tuple[dt.date, Prior]]:
+    """The entries of ``key = { schedule = { DATE = prior, ... }, source = "..." }``, in
+    date order; the first must be dated on or before `start` (time.start)."""
+    spec = key_spec(dotted)
+    if not spec.schedule:
+        raise ConfigError(path, dotted, "this key takes no schedule; expected one prior (a "
+                          "number, \"A to B\" or a table with dist) [see docs/config.md, "
+                          "Schedules, for the keys that take one]")
+    unknown = sorted(set(value) - set(SCHEDULE_KEYS_TEXT))
+    if unknown:
+        raise ConfigError(path, f"{dotted}.{unknown[0]}",
+                          "unknown key beside schedule; expected schedule (and source)")
+    source = value.get("source", "")
+    if not isinstance(source, str):
+        raise ConfigError(path, f"{dotted}.source", f"expected a string, got {source!r}")
+    table = value["schedule"]
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(path, f"{dotted}.schedule", "expected a non-empty table of dated "
+                          f"entries, {{ YYYY-MM-DD = prior, ... }}; got {table!r}")
+    entries: dict[dt.date, Prior] = {}
+    for text, entry in table.items():
+        where = f"{dotted}.schedule.{text}"
+        try:
+            date = dt.date.fromisoformat(text)
+        except ValueError:
+            raise ConfigError(path, where, "expected a date (YYYY-MM-DD) as the entry's "
+                              f"key; got {text!r}") from None
+        if date in entries:
+            raise ConfigError(path, where, f"the date {date} is given twice")
+        if not FIRST_DATE <= date <= LAST_DATE:
+            raise ConfigError(path, where, f"expected a date from {FIRST_DATE} to {LAST_DATE}")
+        entries[date] = _prior_value(entry, path, dotted, where, source)
+    dates = sorted(entries)
+    if dates[0] > start:
+        raise ConfigError(path, f"{dotted}.schedule", f"the first entry is dated {dates[0]}, "
+                          f"after time.start {start}, so the value at the start is unknown; "
+                          f"expected an entry dated on or before {start}")
+    return [(date, entries[date]) for date in dates]
+
+
+def _entries_in_force(priors: dict[str, Prior], schedules: dict[str, Schedule],
+                      keys: tuple[str, ...]) -> list[tuple[Prior, ...]]:
+    """The priors of `keys` in force together at some step start: one tuple per
+    distinct combination (one tuple when none of them is scheduled)."""
+    steps = max((len(s.in_force) for s in schedules.values()), default=1)
+    columns = [[schedules[key].entries[j] for j in schedules[key].in_force]
+               if key in schedules else [key] * steps for key in keys]
+    combos = dict.fromkeys(zip(*columns, strict=True))
+    return [tuple(priors[name] for name in combo) for combo in combos]
+
+
+def support(priors: dict[str, Prior], key: str) -> tuple[float, float]:
+    """The effective support of `key` over all its entries when it is scheduled; (0, 0)
+    for a key the config leaves out."""
+    found = [p.effective_support() for name, p in priors.items() if base_key(name) == key]
+    if not found:
+        return 0.0, 0.0
+    return min(lo for lo, _ in found), max(hi for _, hi in found)
+
+
+def _check_joint(priors: dict[str, Prior], schedules: dict[str, Schedule], path: str,
+                 blame: Blame = _unblamed) -> None:
+    """Constraints between priors (for schedules, between the entries in force together)."""
+    for killed, missing in _entries_in_force(priors, schedules,
+                                             ("losses.killed_share", "losses.missing_share")):
+        killed_high = killed.effective_support()[1]
+        missing_high = missing.effective_support()[1]
+        if killed_high + missing_high > 1:
+            raise ConfigError(
+                path, blame("losses.missing_share", "losses.killed_share"),
+                f"killed_share + missing_share must not exceed 1, but their priors (in force "
+                f"together) reach {killed_high:.3g} + {missing_high:.3g}; use bounded priors "
+                "(pert, triangular, uniform)",
+            )
+    at_start = {key: (priors[schedules[key].entries[schedules[key].in_force[0]]]
+                      if key in schedules else priors[key])
+                for key in ("bonus.federal_rub", "bonus.regional_rub")}
+    base_bonus = sum(prior.effective_support()[0] for prior in at_start.values())
     if base_bonus <= 0:
         raise ConfigError(
             path, blame("bonus.regional_rub", "bonus.federal_rub"),
-            "federal_rub + regional_rub must be > 0 (the bonus elasticity is relative to it)",
+            "federal_rub + regional_rub must be > 0 at time.start (the bonus elasticity is "
+            "relative to it)",
         )
 
 
@@ -551,6 +649,12 @@ def _correlations(raw: dict, path: str, priors: dict[str, Prior]) -> tuple[Pair,
         names = []
         for side in ("a", "b"):
             name = entry.get(side)
+            scheduled = isinstance(name, str) and any(
+                base_key(k) == base_key(name) and k != base_key(name) for k in priors)
+            if scheduled:
+                raise ConfigError(path, f"{where}.{side}",
+                                  f"{base_key(name)} is a schedule; a scheduled key (or "
+                                  "its entries) cannot be correlated")
             if name not in priors:
                 raise ConfigError(path, f"{where}.{side}",
                                   f"expected a parameter such as 'recruitment.per_month'; "

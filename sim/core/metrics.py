@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.core.model import Params, _growth_into, cumulative_sum, growth_factor
+from sim.core.model import PAYERS, Params
+from sim.core.schedules import NO_SCHEDULES, Schedules, grown_amount, log_growth
 from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 BUDGET_DENOMINATORS = {
@@ -33,38 +34,93 @@ FLOW_NAMES = {
 """Model result name -> output variable name, for the manpower quantities."""
 
 
+PAYER_RATIOS = {
+    "federal_manpower_share_of_defense": ("federal", "budget.defense_rub"),
+    "federal_manpower_share_of_federal_spending": ("federal", "budget.federal_spending_rub"),
+    "federal_manpower_share_of_federal_revenue": ("federal", "budget.federal_revenue_rub"),
+    "regional_manpower_share_of_regional_spending": ("regional",
+                                                     "budget.regional_spending_rub"),
+    "regional_manpower_share_of_regional_revenue": ("regional", "budget.regional_revenue_rub"),
+}
+"""Ratios by payer: output name -> (payer, annual denominator). A ratio is made when its
+denominator is in the config (the optional ones may be left out)."""
+
+
+def has_key(p: Params, key: str, schedules: Schedules) -> bool:
+    """True when the config gives `key` (as a prior or as a schedule)."""
+    return key in p or key in schedules
+
+
+def budget_growth(p: Params, schedules: Schedules, years: np.ndarray, days: np.ndarray
+                  ) -> np.ndarray | float:
+    """exp(G_k) at the rate budget.growth, (K, n), or 1.0 when it is zero throughout (for a
+    constant rate, version 1's (1 + g)^tau_k)."""
+    log_grown = log_growth(p, "budget.growth", schedules, years, days)
+    return 1.0 if log_grown is None else np.exp(log_grown, out=log_grown)
+
+
+def budget_rub(p: Params, key: str, schedules: Schedules, grown: np.ndarray | float,
+               years: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """An annual budget amount (or the NWF stock) in force at each step start, grown at
+    budget.growth: (K, n), or (n,) when it neither grows nor changes [RUB or RUB/year].
+
+    `grown` is `budget_growth`'s result; a key without a schedule is ``p[key] * grown``,
+    as in version 1.
+    """
+    if key in schedules:
+        return grown_amount(p, key, "budget.growth", schedules, years, days)
+    return np.multiply(p[key], grown)
+
+
 def strain_ratios(p: Params, bonus_per_day_rub: np.ndarray, manpower_per_day_rub: np.ndarray,
-                  manpower_rub: np.ndarray, years: np.ndarray,
-                  grown: np.ndarray | float | None = None) -> dict[str, np.ndarray]:
+                  payer_per_day_rub: dict[str, np.ndarray], years: np.ndarray,
+                  days: np.ndarray, grown: np.ndarray | float,
+                  schedules: Schedules = NO_SCHEDULES) -> dict[str, np.ndarray]:
     """Annualised spend over each annual budget denominator, per step [1], (K, n).
 
-    `grown` is ``growth_factor(p["budget.growth"], years)`` when the caller has it.
+    Parameters
+    ----------
+    p : mapping of str to ndarray
+        Sampled parameters.
+    bonus_per_day_rub, manpower_per_day_rub : ndarray, shape (K, n)
+        Totals over payers [RUB/day].
+    payer_per_day_rub : dict of str to ndarray
+        Manpower spend per day of each payer (``"federal"``, ``"regional"``) [RUB/day].
+    years, days : ndarray, shape (K,)
+        tau_k [year] and D_k [days].
+    grown : ndarray (K, n) or float
+        `budget_growth`'s result.
+    schedules : mapping of str to Schedule
 
     Notes
     -----
-    share_k = spend_per_day_k * 365.25 / (denominator * (1 + g)^tau_k); the
-    NWF ratio is the cumulative manpower cost to the end of step k over the
-    NWF's liquid assets grown the same way.
+    share_k = spend_per_day_k * 365.25 / budget_k, with budget_k the amount in force at
+    t_k grown at budget.growth (version 1: denominator * (1 + g)^tau_k).
+    nwf_cover_years_k = NWF_k / (federal manpower spend per day * 365.25): the years the
+    fund's liquid assets would pay the federal manpower bill at the step's pace.
     """
-    if grown is None:
-        grown = growth_factor(p["budget.growth"], years)
-    # Per-day budget: (K, n) when the budget grows, else (n,), reused for each denominator.
-    budget = np.empty(np.broadcast_shapes(np.shape(grown), np.shape(p["budget.gdp_rub"])))
     ratios = {}
     for suffix, key in BUDGET_DENOMINATORS.items():
-        np.multiply(p[key], grown, out=budget)
+        budget = budget_rub(p, key, schedules, grown, years, days)
         budget /= DAYS_PER_YEAR
         ratios[f"bonus_share_of_{suffix}"] = np.divide(bonus_per_day_rub, budget)
         ratios[f"manpower_share_of_{suffix}"] = np.divide(manpower_per_day_rub, budget)
-    cumulative = cumulative_sum(manpower_rub)
-    np.multiply(p["budget.nwf_liquid_rub"], grown, out=budget)
-    ratios["cumulative_manpower_share_of_nwf"] = np.divide(cumulative, budget, out=cumulative)
+    for name, (payer, key) in PAYER_RATIOS.items():
+        if has_key(p, key, schedules):
+            budget = budget_rub(p, key, schedules, grown, years, days)
+            budget /= DAYS_PER_YEAR
+            ratios[name] = np.divide(payer_per_day_rub[payer], budget)
+    federal_per_year = np.multiply(payer_per_day_rub["federal"], DAYS_PER_YEAR)
+    with np.errstate(divide="ignore"):  # no federal spend: the fund lasts for ever
+        ratios["nwf_cover_years"] = np.divide(
+            budget_rub(p, "budget.nwf_liquid_rub", schedules, grown, years, days),
+            federal_per_year, out=federal_per_year)
     return ratios
 
 
 def horizon_summaries(result: dict[str, np.ndarray], p: Params, days: np.ndarray,
-                      years: np.ndarray, year_weights: np.ndarray,
-                      grown: np.ndarray | float | None = None) -> dict[str, np.ndarray]:
+                      years: np.ndarray, year_weights: np.ndarray, grown: np.ndarray | float,
+                      schedules: Schedules = NO_SCHEDULES) -> dict[str, np.ndarray]:
     """Per-sample summaries over the whole horizon and per calendar year.
 
     Parameters
@@ -77,24 +133,50 @@ def horizon_summaries(result: dict[str, np.ndarray], p: Params, days: np.ndarray
         D_k [days] and tau_k [year].
     year_weights : ndarray, shape (K, Y)
         Share of each step in each calendar year.
-    grown : ndarray (K, n) or float, optional
-        ``growth_factor(p["budget.growth"], years)`` when the caller has it.
+    grown : ndarray (K, n) or float
+        `budget_growth`'s result.
+    schedules : mapping of str to Schedule
 
     Returns
     -------
     dict of ndarray
-        (n,) summaries and (Y, n) ``*_by_year`` totals.
+        (n,) summaries and (Y, n) ``*_by_year`` totals and shares; the ledger by year
+        ``spend_rub_by_year`` (Y, 2, 3, n).
+
+    Notes
+    -----
+    A budget's share of a calendar year is its annual amount in force in each step times
+    the step's days in that year over 365.25, summed over the steps: a budget law that
+    changes on 1 January divides each year's spend by that year's law.
     """
-    if grown is None:
-        grown = growth_factor(p["budget.growth"], years)
     force = result["force_persons"]
     total_days = days.sum()
     months = days / DAYS_PER_MONTH
     bonus_usd = np.multiply(result["bonus_spend_usd_per_day"], days[:, None])
-    if np.ndim(grown) == 0:
-        grown = grown * np.ones((len(days), 1))
-    defense_over_horizon = p["budget.defense_rub"] * ((days / DAYS_PER_YEAR) @ grown)
     by_year = year_weights.T
+    years_of_step = (year_weights * (days / DAYS_PER_YEAR)[:, None]).T  # (Y, K) [year]
+
+    def over_horizon(key: str) -> np.ndarray:
+        """The budget `key` for the horizon's days [RUB], (n,)."""
+        if key in schedules:
+            return (days / DAYS_PER_YEAR) @ budget_rub(p, key, schedules, grown, years, days)
+        factor = grown * np.ones((len(days), 1)) if np.ndim(grown) == 0 else grown
+        return p[key] * ((days / DAYS_PER_YEAR) @ factor)  # version 1's order
+
+    def per_year(key: str) -> np.ndarray:
+        """The budget `key` for each calendar year's days [RUB], (Y, n)."""
+        budget = budget_rub(p, key, schedules, grown, years, days)
+        if budget.ndim == 1:
+            return np.multiply.outer(years_of_step.sum(axis=1), budget)
+        return years_of_step @ budget
+
+    defense_over_horizon = over_horizon("budget.defense_rub")
+    spend = result["spend_rub"]
+    spend_by_year = (by_year @ spend.reshape(len(days), -1)).reshape(
+        (by_year.shape[0], *spend.shape[1:]))
+    payer_by_year = {payer: spend_by_year[:, i].sum(axis=1) for i, payer in enumerate(PAYERS)}
+    shares = {f"{name}_by_year": payer_by_year[payer] / per_year(key)
+              for name, (payer, key) in PAYER_RATIOS.items() if has_key(p, key, schedules)}
     return {
         "force_change_persons": force[-1] - force[0],
         "months_of_decline": (result["net_change_persons"] < 0).T @ months,
@@ -110,11 +192,14 @@ def horizon_summaries(result: dict[str, np.ndarray], p: Params, days: np.ndarray
         "bonus_spend_rub_by_year": by_year @ result["bonus_spend_rub"],
         "bonus_spend_usd_by_year": by_year @ bonus_usd,
         "manpower_cost_rub_by_year": by_year @ result["manpower_cost_rub"],
+        "spend_rub_by_year": spend_by_year,
+        **shares,
     }
 
 
 def derive(model_out: dict[str, np.ndarray], p: Params, days: np.ndarray, years: np.ndarray,
-           year_weights: np.ndarray) -> dict[str, np.ndarray]:
+           year_weights: np.ndarray, schedules: Schedules = NO_SCHEDULES
+           ) -> dict[str, np.ndarray]:
     """Turn the model's results into every output variable, by output name.
 
     Parameters
@@ -127,6 +212,8 @@ def derive(model_out: dict[str, np.ndarray], p: Params, days: np.ndarray, years:
         D_k [days] and tau_k [year].
     year_weights : ndarray, shape (K, Y)
         From `sim.core.timegrid.TimeGrid.year_weights`.
+    schedules : mapping of str to Schedule
+        The scheduled keys (`sim.core.schedules`).
 
     Returns
     -------
@@ -146,6 +233,12 @@ def derive(model_out: dict[str, np.ndarray], p: Params, days: np.ndarray, years:
     manpower_rub += model_out["compensation_rub"]
     bonus_per_day = np.divide(bonus_rub, step_days)
     manpower_per_day = np.divide(manpower_rub, step_days)
+    spend = model_out["spend_rub"]
+    payer_per_day = {}
+    for i, payer in enumerate(PAYERS):
+        total = np.add(spend[:, i, 0], spend[:, i, 1])
+        total += spend[:, i, 2]
+        payer_per_day[payer] = np.divide(total, step_days, out=total)
     force = model_out["force"]
     out.update(
         net_change_persons=np.subtract(force[1:], force[:-1]),
@@ -159,10 +252,10 @@ def derive(model_out: dict[str, np.ndarray], p: Params, days: np.ndarray, years:
         manpower_cost_rub_per_day=manpower_per_day,
         manpower_cost_usd_per_day=np.divide(manpower_per_day, fx),
         rub_per_usd=fx,
+        spend_rub=spend,
     )
-    grown = np.empty(fx.shape)
-    if not _growth_into(grown, p["budget.growth"], years):
-        grown = 1.0
-    out.update(strain_ratios(p, bonus_per_day, manpower_per_day, manpower_rub, years, grown))
-    out.update(horizon_summaries(out, p, days, years, year_weights, grown))
+    grown = budget_growth(p, schedules, years, days)
+    out.update(strain_ratios(p, bonus_per_day, manpower_per_day, payer_per_day, years, days,
+                             grown, schedules))
+    out.update(horizon_summaries(out, p, days, years, year_weights, grown, schedules))
     return out

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.core.schedules import NO_SCHEDULES, Schedules, grown_amount, log_growth, step_values
 from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 Params = Mapping[str, np.ndarray]
@@ -93,74 +94,32 @@ def ar1_multiplier(
     return np.exp(x, out=x)
 
 
-def growth_factor(rate: np.ndarray, years: np.ndarray) -> np.ndarray | float:
-    """(1 + rate)^tau for every step and sample, shape (K, n), or 1.0 when no rate grows.
-
-    Parameters
-    ----------
-    rate : ndarray, shape (n,)
-        Annual growth rate [1/year], > -1.
-    years : ndarray, shape (K,)
-        tau_k [year].
-    """
-    if not np.any(rate):
-        return 1.0
-    return np.exp(np.multiply.outer(years, np.log1p(rate)))
-
-
-def cumulative_sum(steps: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Running sum over time of a (K, n) array, one vectorized add per step.
-
-    NumPy's ``cumsum(axis=0)`` on a C-ordered (K, n) array is several times
-    slower than this loop over the K rows.
-    """
-    out = np.empty_like(steps) if out is None else out
-    out[0] = steps[0]
-    for k in range(1, len(steps)):
-        np.add(out[k - 1], steps[k], out=out[k])
-    return out
-
-
-def bonus_per_recruit(p: Params, years: np.ndarray) -> np.ndarray:
-    """Bonus per recruit B_k = B_fed (1 + g_fed)^tau + B_reg (1 + g_reg)^tau [RUB], (K, n)."""
-    federal = p["bonus.federal_rub"] * growth_factor(p["bonus.federal_growth"], years)
-    regional = p["bonus.regional_rub"] * growth_factor(p["bonus.regional_growth"], years)
-    out = np.empty((len(years), len(p["bonus.federal_rub"])))
-    np.add(federal, regional, out=out)  # (K, n) even when neither grows
-    return out
-
-
-def recruits(p: Params, bonus_rub: np.ndarray, shock: np.ndarray | float,
-             grid_days: np.ndarray, years: np.ndarray) -> np.ndarray:
-    """Recruits per step r_k = R (D_k / M) m_k b_k^eps [persons], (K, n).
-
-    b_k = (B_k / P_k) / B_0 is the real bonus relative to the start, with price
-    level P_k = (1 + pi)^tau_k.
-    """
-    months = (grid_days / DAYS_PER_MONTH)[:, None]
-    r = p["recruitment.per_month"] * months * shock
-    eps = p["recruitment.bonus_elasticity"]
-    if np.any(eps != 0):
-        log_real = np.log(bonus_rub / bonus_rub[0]) - np.multiply.outer(
-            years, np.log1p(p["prices.inflation"])
-        )
-        r = r * np.exp(eps * log_real)
-    return r
-
-
-def exchange_rate(p: Params, innovations: np.ndarray | None, days: np.ndarray) -> np.ndarray:
+def exchange_rate(p: Params, innovations: np.ndarray | None, days: np.ndarray,
+                  schedules: Schedules = NO_SCHEDULES) -> np.ndarray:
     """RUB per USD at each step start X_k, (K, n).
 
     Notes
     -----
-    log X_{k+1} = log X_k + mu_X D_k / 365.25 + sigma_X sqrt(D_k / 365.25) z_k.
+    log X_{k+1} = log X_k + mu_X D_k / 365.25 + sigma_X sqrt(D_k / 365.25) z_k. When
+    ``fx.rub_per_usd`` is a schedule, its entries are the known path: X_k is the entry in
+    force for the steps starting on or before the last entry's date, and the walk starts
+    from the last of them.
     """
     dt_years = days / DAYS_PER_YEAR
     drift, volatility = p["fx.drift"], p["fx.volatility"]
-    log_x = np.empty((len(days), len(p["fx.rub_per_usd"])))
-    np.log(p["fx.rub_per_usd"], out=log_x[0])
+    schedule = schedules.get("fx.rub_per_usd")
+    log_x = np.empty((len(days), len(drift)))
+    if schedule is None:
+        known = 1
+        np.log(p["fx.rub_per_usd"], out=log_x[0])
+    else:
+        known = schedule.known_steps
+        known_rub_per_usd = step_values(p, "fx.rub_per_usd", schedules)
+        if known_rub_per_usd.ndim == 2:
+            known_rub_per_usd = known_rub_per_usd[:known]
+        np.log(known_rub_per_usd, out=log_x[:known])  # (n,) is broadcast over the steps
     step, shock = np.empty_like(drift), np.empty_like(drift)
-    for k in range(1, len(days)):  # one row at a time: no (K, n) temporaries
+    for k in range(known, len(days)):  # one row at a time: no (K, n) temporaries
         dt = dt_years[k - 1]
         np.multiply(drift, dt, out=step)
         if innovations is not None:
@@ -171,8 +130,14 @@ def exchange_rate(p: Params, innovations: np.ndarray | None, days: np.ndarray) -
     return np.exp(log_x, out=log_x)
 
 
+def _row(values: np.ndarray, k: int) -> np.ndarray:
+    """Step k's values of a parameter: row k of a scheduled (K, n) array, else the (n,) draw."""
+    return values[k] if values.ndim == 2 else values
+
+
 def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | float,
-             days: np.ndarray, loss_mode: str) -> dict[str, np.ndarray]:
+             days: np.ndarray, loss_mode: str, schedules: Schedules = NO_SCHEDULES
+             ) -> dict[str, np.ndarray]:
     """Run the force and recovery-pipeline stocks through time.
 
     Parameters
@@ -186,11 +151,13 @@ def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | f
     days : ndarray, shape (K,)
         D_k [days].
     loss_mode : {"absolute", "proportional"}
+    schedules : mapping of str to Schedule
+        Scheduled keys (`sim.core.schedules`); their values change from step to step.
 
     Returns
     -------
     dict of ndarray
-        ``casualties``, ``returns``, ``other_exits`` (K, n) [persons per step];
+        ``casualties``, ``returns, ``other_exits`` (K, n) [persons per step];
         ``force``, ``wounded_in_recovery`` (K + 1, n) [persons].
 
     Notes
@@ -206,12 +173,14 @@ def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | f
     n_steps, n = recruits_persons.shape
     months = days / DAYS_PER_MONTH
     to_pipeline = p["losses.return_to_duty_share"] * (
-        1.0 - p["losses.killed_share"] - p["losses.missing_share"]
+        1.0 - step_values(p, "losses.killed_share", schedules)
+        - step_values(p, "losses.missing_share", schedules)
     )
     delay_days = p["losses.recovery_months"] * DAYS_PER_MONTH
     hazard = _by_step_length(days, lambda d: -np.expm1(-d / delay_days))
-    exit_rate = p["force.other_exit_rate"]
-    per_month = p["losses.per_month" if loss_mode == "absolute" else "losses.monthly_rate"]
+    exit_rate = step_values(p, "force.other_exit_rate", schedules)
+    per_month = step_values(
+        p, "losses.per_month" if loss_mode == "absolute" else "losses.monthly_rate", schedules)
     shocked = not np.isscalar(loss_shock)
     force = np.empty((n_steps + 1, n))
     wounded = np.empty((n_steps + 1, n))
@@ -223,7 +192,7 @@ def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | f
     room, demand, exit_rate_k = np.empty(n), np.empty(n), np.empty(n)
     for k in range(n_steps):
         f, c, ret, o = force[k], casualties[k], returns[k], exits[k]
-        np.multiply(per_month, months[k], out=demand)  # demand, one row at a time
+        np.multiply(_row(per_month, k), months[k], out=demand)  # demand, one row at a time
         if shocked:
             demand *= loss_shock[k]
         if loss_mode == "absolute":
@@ -235,12 +204,12 @@ def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | f
         np.subtract(f, c, out=room)
         room += recruits_persons[k]
         room += ret
-        np.multiply(exit_rate, months[k], out=exit_rate_k)
+        np.multiply(_row(exit_rate, k), months[k], out=exit_rate_k)
         np.multiply(exit_rate_k, f, out=o)
         np.minimum(o, room, out=o)
         np.subtract(room, o, out=force[k + 1])
         np.subtract(wounded[k], ret, out=wounded[k + 1])
-        wounded[k + 1] += np.multiply(to_pipeline, c, out=demand)
+        wounded[k + 1] += np.multiply(_row(to_pipeline, k), c, out=demand)
     return {
         "casualties": casualties,
         "returns": returns,
@@ -250,24 +219,20 @@ def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | f
     }
 
 
-def _growth_into(out: np.ndarray, rate: np.ndarray, years: np.ndarray) -> bool:
-    """Write (1 + rate)^tau into `out` (K, n), as `growth_factor`; False (out untouched)
-    when no rate grows, where `growth_factor` returns 1.0."""
-    if not np.any(rate):
-        return False
-    np.multiply.outer(years, np.log1p(rate), out=out)
-    np.exp(out, out=out)
-    return True
+PAYERS = ("federal", "regional")
+ITEMS = ("bonus", "pay", "compensation")
+"""The ledger's axes: who pays, and for what (spend_rub is (K, payer, item, n))."""
 
 
 def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
-              loss_mode: str) -> dict[str, np.ndarray]:
+              loss_mode: str, schedules: Schedules = NO_SCHEDULES) -> dict[str, np.ndarray]:
     """The whole stock-flow model for one block of samples.
 
     Parameters
     ----------
     p : mapping of str to ndarray, each (n,)
-        Sampled parameters by dotted config key.
+        Sampled parameters by dotted config key (a scheduled key's entries under their
+        own names, `sim.core.schema.entry_key`).
     noise : Noise
         Standard normal innovations, (K, n) each.
     days : ndarray, shape (K,)
@@ -275,6 +240,8 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
     years : ndarray, shape (K,)
         Elapsed years tau_k [year].
     loss_mode : {"absolute", "proportional"}
+    schedules : mapping of str to Schedule
+        The scheduled keys (`sim.core.schedules`); none for a version-1 config.
 
     Returns
     -------
@@ -282,37 +249,43 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
         Per-step flows (K, n) [persons or RUB per step]: ``recruits``,
         ``casualties``, ``killed``, ``missing``, ``wounded``, ``returns``,
         ``irrecoverable_losses``, ``other_exits``, ``bonus_spend_rub``,
-        ``pay_rub``, ``compensation_rub``; per-step levels (K, n):
+        ``pay_rub``, ``compensation_rub``; the ledger ``spend_rub`` (K, 2, 3, n)
+        [RUB per step] by payer (`PAYERS`) and item (`ITEMS`); per-step levels (K, n):
         ``bonus_rub_per_recruit`` [RUB], ``rub_per_usd`` [RUB/USD]; stocks
         (K + 1, n): ``force``, ``wounded_in_recovery`` [persons].
 
     Notes
     -----
-    The same equations, and the same floating-point operations in the same order, as
-    `bonus_per_recruit`, `recruits`, `ar1_multiplier`, `manpower` and `exchange_rate`
-    (results are bit-identical to composing them), but every result is written in
-    place into its own array and the temporaries are two (K, n) scratch arrays: the
-    engine is bound by memory traffic and fresh pages, not arithmetic.
+    The equations of ``docs/model.md``, computed as `ar1_multiplier`, `manpower` and
+    `exchange_rate` and, for a version-1 config, with the same floating-point operations
+    in the same order as version 1 (results are bit-identical). Every result is written
+    in place into its own array, with two (K, n) scratch arrays: the engine is bound by
+    memory traffic and fresh pages, not arithmetic. The federal ledger entries for pay
+    and compensation are the arrays ``pay_rub`` and (without regional top-ups)
+    ``compensation_rub`` are views of, so the ledger costs little more than its
+    bonus split.
     """
     n_steps, n = len(days), len(p["force.initial_persons"])
     months = days / DAYS_PER_MONTH
     scratch = np.empty((n_steps, n))
     spare = np.empty((n_steps, n))
+    spend = np.empty((n_steps, len(PAYERS), len(ITEMS), n))
+    federal, regional = 0, 1
+    bonus_item, pay_item, compensation_item = 0, 1, 2
 
-    # B_k = B_fed (1 + g_fed)^tau + B_reg (1 + g_reg)^tau
-    bonus = np.empty((n_steps, n))
-    if _growth_into(bonus, p["bonus.federal_growth"], years):
-        bonus *= p["bonus.federal_rub"]
-    else:
-        bonus[...] = p["bonus.federal_rub"]
-    if _growth_into(scratch, p["bonus.regional_growth"], years):
-        scratch *= p["bonus.regional_rub"]
-        bonus += scratch
-    else:
-        bonus += p["bonus.regional_rub"]
+    # B_k = B_fed,k + B_reg,k, each grown from the step its entry takes effect
+    federal_bonus = grown_amount(p, "bonus.federal_rub", "bonus.federal_growth", schedules,
+                                 years, days)
+    regional_bonus = grown_amount(p, "bonus.regional_rub", "bonus.regional_growth",
+                                  schedules, years, days, out=spare)
+    bonus = np.add(federal_bonus, regional_bonus)
 
-    # r_k = R (D_k / M) m_k b_k^eps
-    r = np.multiply.outer(months, p["recruitment.per_month"])
+    # r_k = R_k (D_k / M) m_k b_k^eps
+    per_month = step_values(p, "recruitment.per_month", schedules)
+    if per_month.ndim == 1:
+        r = np.multiply.outer(months, per_month)
+    else:
+        r = np.multiply(months[:, None], per_month)
     shock = ar1_multiplier(noise.recruitment, p["recruitment.shock_sd"],
                            p["recruitment.shock_persistence"], days, out=scratch)
     if noise.recruitment is not None:
@@ -321,31 +294,48 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
     if np.any(eps != 0):
         log_real = np.divide(bonus, bonus[0], out=scratch)
         np.log(log_real, out=log_real)
-        log_real -= np.multiply.outer(years, np.log1p(p["prices.inflation"]), out=spare)
+        price_growth = log_growth(p, "prices.inflation", schedules, years, days)
+        if price_growth is not None:
+            log_real -= price_growth
         np.multiply(eps, log_real, out=log_real)
         r *= np.exp(log_real, out=log_real)
+    np.multiply(r, federal_bonus, out=spend[:, federal, bonus_item])
+    np.multiply(r, regional_bonus, out=spend[:, regional, bonus_item])
+    del federal_bonus, regional_bonus
 
     loss_shock = ar1_multiplier(noise.losses, p["losses.shock_sd"],
                                 p["losses.shock_persistence"], days, out=scratch)
-    out = manpower(p, r, loss_shock, days, loss_mode)
+    out = manpower(p, r, loss_shock, days, loss_mode, schedules)
     c = out["casualties"]
-    kappa, mu = p["losses.killed_share"], p["losses.missing_share"]
+    kappa = step_values(p, "losses.killed_share", schedules)
+    mu = step_values(p, "losses.missing_share", schedules)
     killed = np.multiply(kappa, c)
     missing = np.multiply(mu, c)
     wounded = np.subtract(c, killed)
     wounded -= missing
     irrecoverable = np.multiply(p["losses.return_to_duty_share"], wounded)
     np.subtract(c, irrecoverable, out=irrecoverable)
-    # pay_k = (P (1 + g)^tau) (D_k / M) F_k
-    pay = np.empty((n_steps, n))
-    if _growth_into(pay, p["pay.growth"], years):
-        np.multiply(p["pay.monthly_rub"], pay, out=pay)
-        pay *= months[:, None]
-    else:
-        np.multiply.outer(months, p["pay.monthly_rub"], out=pay)
+    # pay_k = (P_k (1 + g)^tau) (D_k / M) F_k, all federal
+    pay = grown_amount(p, "pay.monthly_rub", "pay.growth", schedules, years, days,
+                       out=spend[:, federal, pay_item])
+    pay *= months[:, None]
     pay *= out["force"][:-1]
-    compensation = np.multiply(p["compensation.per_killed_rub"], killed)
-    compensation += np.multiply(p["compensation.per_wounded_rub"], wounded, out=scratch)
+    spend[:, regional, pay_item] = 0.0
+    # compensation_k = C_kia kappa c_k + C_wia w_k, federal and regional top-ups
+    fed_comp = spend[:, federal, compensation_item]
+    np.multiply(step_values(p, "compensation.per_killed_rub", schedules), killed, out=fed_comp)
+    fed_comp += np.multiply(step_values(p, "compensation.per_wounded_rub", schedules),
+                            wounded, out=scratch)
+    reg_comp = spend[:, regional, compensation_item]
+    top_up_killed = step_values(p, "compensation.regional_per_killed_rub", schedules)
+    top_up_wounded = step_values(p, "compensation.regional_per_wounded_rub", schedules)
+    if np.any(top_up_killed) or np.any(top_up_wounded):
+        np.multiply(top_up_killed, killed, out=reg_comp)
+        reg_comp += np.multiply(top_up_wounded, wounded, out=scratch)
+        compensation = np.add(fed_comp, reg_comp)
+    else:  # no regional top-ups: the total is the federal entry (version 1)
+        reg_comp[...] = 0.0
+        compensation = fed_comp
     out.update(
         recruits=r,
         killed=killed,
@@ -356,6 +346,7 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
         bonus_spend_rub=np.multiply(r, bonus),
         pay_rub=pay,
         compensation_rub=compensation,
-        rub_per_usd=exchange_rate(p, noise.fx, days),
+        spend_rub=spend,
+        rub_per_usd=exchange_rate(p, noise.fx, days, schedules),
     )
     return out

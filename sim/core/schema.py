@@ -7,11 +7,19 @@ sampled parameters in the output.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 REQUIRED = object()
 """Marker for a key without a default."""
+
+OPTIONAL = object()
+"""Marker for a prior that may be left out (an optional budget denominator): absent, it
+is not sampled and the outputs that need it are not made."""
+
+ENTRY_MARK = "@"
+"""Separates a scheduled key from its entry's date in a parameter name:
+``bonus.federal_rub@2024-08-01`` is the entry of ``bonus.federal_rub`` dated 2024-08-01."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,8 @@ class Key:
         For priors: a key of `DOMAINS`. For settings: ``"setting"``.
     choices : tuple of str
         For string settings: the allowed values.
+    schedule : bool
+        The key may be written as a dated schedule of priors (history as data).
     """
 
     unit: str
@@ -67,6 +77,7 @@ class Key:
     default: Any = REQUIRED
     domain: str = "rate"
     choices: tuple[str, ...] = ()
+    schedule: bool = False
 
     @property
     def is_prior(self) -> bool:
@@ -169,6 +180,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
                               domain="nonnegative"),
         "per_wounded_rub": Key("RUB/person", "Payments per soldier wounded (C_wia).",
                                domain="nonnegative"),
+        "regional_per_killed_rub": Key(
+            "RUB/person", "Regional top-up paid per soldier killed, on top of C_kia.", 0.0,
+            "nonnegative"),
+        "regional_per_wounded_rub": Key(
+            "RUB/person", "Regional top-up paid per soldier wounded, on top of C_wia.", 0.0,
+            "nonnegative"),
     },
     "budget": {
         "defense_rub": Key("RUB/year", "Federal 'national defense' spending.",
@@ -178,9 +195,39 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "gdp_rub": Key("RUB/year", "Nominal GDP.", domain="positive"),
         "nwf_liquid_rub": Key("RUB", "Liquid assets of the National Wealth Fund (a stock).",
                               domain="positive"),
+        "federal_revenue_rub": Key("RUB/year", "Federal budget revenue (optional).", OPTIONAL,
+                                   "positive"),
+        "regional_spending_rub": Key(
+            "RUB/year", "Consolidated spending of the regional budgets (optional).", OPTIONAL,
+            "positive"),
+        "regional_revenue_rub": Key(
+            "RUB/year", "Consolidated revenue of the regional budgets (optional).", OPTIONAL,
+            "positive"),
         "growth": Key("1/year", "Annual nominal growth of every denominator.", 0.0, "growth"),
     },
 }
+
+SCHEDULE_KEYS = (
+    "recruitment.per_month", "losses.per_month", "losses.monthly_rate",
+    "losses.killed_share", "losses.missing_share", "force.other_exit_rate",
+    *(f"{section}.{name}" for section in ("bonus", "pay", "budget") for name in SCHEMA[section]),
+    *(f"compensation.{name}" for name in SCHEMA["compensation"] if name.endswith("_rub")),
+    "prices.inflation", "fx.rub_per_usd",
+)
+"""Keys that may be written as a dated schedule (``{ schedule = { DATE = prior, ... } }``)."""
+
+for _dotted in SCHEDULE_KEYS:
+    _section, _name = _dotted.split(".")
+    SCHEMA[_section][_name] = replace(SCHEMA[_section][_name], schedule=True)
+del _dotted, _section, _name
+
+GROWTH_COMPANIONS = {
+    "bonus.federal_rub": "bonus.federal_growth",
+    "bonus.regional_rub": "bonus.regional_growth",
+    "pay.monthly_rub": "pay.growth",
+    **{f"budget.{name}": "budget.growth" for name in SCHEMA["budget"] if name != "growth"},
+}
+"""Each amount that grows and the annual rate it grows at."""
 
 TOP_LEVEL_KEYS = ("extends", "claims", "correlations", *SCHEMA)
 
@@ -216,6 +263,17 @@ def prior_keys(loss_mode: str) -> list[str]:
 
 
 def key_spec(dotted: str) -> Key:
-    """The `Key` for ``"section.name"``."""
-    section, name = dotted.split(".", 1)
+    """The `Key` for ``"section.name"`` (or a schedule entry's ``"section.name@DATE"``)."""
+    section, name = base_key(dotted).split(".", 1)
     return SCHEMA[section][name]
+
+
+def base_key(name: str) -> str:
+    """The config key of a parameter name: ``"bonus.federal_rub@2024-08-01"`` ->
+    ``"bonus.federal_rub"``; a plain key is returned as it is."""
+    return name.partition(ENTRY_MARK)[0]
+
+
+def entry_key(dotted: str, date) -> str:
+    """The parameter name of a schedule entry: ``entry_key("fx.rub_per_usd", date)``."""
+    return f"{dotted}{ENTRY_MARK}{date.isoformat()}"

@@ -18,6 +18,8 @@ SAMPLE = "sample"
 TIME = "time"
 TIME_BOUND = "time_bound"
 YEAR = "year"
+PAYER = "payer"
+ITEM = "item"
 
 # Unit strings used in attrs and in claims.
 PERSONS = "persons"

@@ -6,22 +6,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 
-from sim.core.units import PERSONS, RUB, USD, attrs, per_day
+from sim.core.metrics import PAYER_RATIOS
+from sim.core.model import ITEMS, PAYERS
+from sim.core.units import (
+    ITEM,
+    PAYER,
+    PERSONS,
+    RUB,
+    SAMPLE,
+    TIME,
+    TIME_BOUND,
+    USD,
+    YEAR,
+    attrs,
+    per_day,
+)
 
 STEP, BOUND, YEARLY, PER_SAMPLE = "step", "bound", "year", "sample"
 """Layouts: per time step, on step boundaries (stocks), per calendar year, per sample."""
 
 
+LEDGER = (PAYER, ITEM)
+"""The ledger's dimensions after time: who pays (`PAYERS`) and for what (`ITEMS`)."""
+
+LEDGER_COORDS = {PAYER: PAYERS, ITEM: ITEMS}
+
+
 @dataclass(frozen=True)
 class Variable:
-    """Layout and attrs of one output variable."""
+    """Layout and attrs of one output variable.
+
+    Attributes
+    ----------
+    layout : str
+        Its time axis: per step, on step boundaries, per calendar year, or none.
+    units, long_name, description : str
+        Its attrs.
+    extra : tuple of str
+        Dimensions after the time axis (the ledger's ``payer`` and ``item``).
+    requires : str or None
+        A config key the variable needs: without it, the variable is not made.
+    """
 
     layout: str
     units: str
     long_name: str
     description: str
+    extra: tuple[str, ...] = ()
+    requires: str | None = None
 
     @property
     def attrs(self) -> dict[str, str]:
@@ -99,10 +134,35 @@ VARIABLES: dict[str, Variable] = {
         "Annualised manpower cost over total federal spending."),
     "manpower_share_of_gdp": Variable(STEP, _SHARE, "manpower cost / GDP",
                                       "Annualised manpower cost over nominal GDP."),
-    "cumulative_manpower_share_of_nwf": Variable(
-        STEP, _SHARE, "cumulative manpower cost / NWF liquid assets",
-        "Manpower cost from the start to the end of each step over the National Wealth "
-        "Fund's liquid assets."),
+    # the ledger: who pays for what
+    "spend_rub": Variable(
+        STEP, RUB, "spend by payer and item",
+        f"Manpower spending {_PER_STEP} by payer (federal, regional) and item (bonus, pay, "
+        "compensation); sums over payers are the version-1 totals.", LEDGER),
+    # strain by payer
+    "federal_manpower_share_of_defense": Variable(
+        STEP, _SHARE, "federal manpower spend / defence budget",
+        "Annualised federal manpower spend (bonus, pay, compensation) over 'national "
+        "defense' spending."),
+    "federal_manpower_share_of_federal_spending": Variable(
+        STEP, _SHARE, "federal manpower spend / federal spending",
+        "Annualised federal manpower spend over total federal spending."),
+    "federal_manpower_share_of_federal_revenue": Variable(
+        STEP, _SHARE, "federal manpower spend / federal revenue",
+        "Annualised federal manpower spend over federal revenue.",
+        requires="budget.federal_revenue_rub"),
+    "regional_manpower_share_of_regional_spending": Variable(
+        STEP, _SHARE, "regional manpower spend / regional spending",
+        "Annualised regional manpower spend (bonuses and compensation top-ups) over the "
+        "regions' consolidated spending.", requires="budget.regional_spending_rub"),
+    "regional_manpower_share_of_regional_revenue": Variable(
+        STEP, _SHARE, "regional manpower spend / regional revenue",
+        "Annualised regional manpower spend over the regions' consolidated revenue.",
+        requires="budget.regional_revenue_rub"),
+    "nwf_cover_years": Variable(
+        STEP, "year", "NWF liquid assets / federal manpower spend",
+        "Years the National Wealth Fund's liquid assets would pay the federal manpower "
+        "bill at the step's annualised pace (inf when it is zero)."),
     # per-sample horizon summaries
     "force_change_persons": Variable(PER_SAMPLE, PERSONS, "force change over the horizon",
                                      "F_K - F_0."),
@@ -133,4 +193,39 @@ VARIABLES: dict[str, Variable] = {
     "manpower_cost_rub_by_year": Variable(
         YEARLY, RUB, "manpower cost per calendar year",
         "Manpower cost falling in each calendar year; see year_days."),
+    "spend_rub_by_year": Variable(
+        YEARLY, RUB, "spend by payer and item per calendar year",
+        "The ledger (spend_rub) falling in each calendar year; see year_days.", LEDGER),
 }
+
+for _name in PAYER_RATIOS:  # each ratio by payer, per calendar year
+    _v = VARIABLES[_name]
+    VARIABLES[f"{_name}_by_year"] = Variable(
+        YEARLY, _v.units, f"{_v.long_name}, per calendar year",
+        f"{_v.description} Per calendar year: the year's spend over the budget amounts in "
+        "force on its days.", requires=_v.requires)
+del _name, _v
+
+
+def outputs_for(given: Container[str]) -> list[str]:
+    """The output variables of a config that gives the keys `given`: every variable but
+    those whose required key (an optional budget denominator) it leaves out."""
+    return [name for name, v in VARIABLES.items() if v.requires is None or v.requires in given]
+
+
+DIMS = {STEP: (SAMPLE, TIME), BOUND: (SAMPLE, TIME_BOUND), YEARLY: (SAMPLE, YEAR),
+        PER_SAMPLE: (SAMPLE,)}
+"""Dimensions of each layout as stored, sample first."""
+
+
+def shape(name: str, n_steps: int, n_years: int, n: int) -> tuple[int, ...]:
+    """Time-major array shape of output `name` for n samples: (time, *extra, n)."""
+    variable = VARIABLES[name]
+    time = {STEP: (n_steps,), BOUND: (n_steps + 1,), YEARLY: (n_years,), PER_SAMPLE: ()}
+    extra = tuple(len(LEDGER_COORDS[dim]) for dim in variable.extra)
+    return (*time[variable.layout], *extra, n)
+
+
+def dims(name: str) -> tuple[str, ...]:
+    """Dimensions of output `name` as stored: sample, then time, then the extra ones."""
+    return (*DIMS[VARIABLES[name].layout], *VARIABLES[name].extra)

@@ -24,7 +24,7 @@ from sim.config.claims import claim_values, claim_weights
 from sim.config.scenario import Scenario
 from sim.core.metrics import derive
 from sim.core.model import Noise, run_model
-from sim.core.variables import BOUND, PER_SAMPLE, STEP, VARIABLES
+from sim.core.variables import outputs_for, shape
 from sim.priors.sampling import (
     SEED_BLOCK_SAMPLES,
     copula_factor_for,
@@ -141,8 +141,9 @@ def model_outputs(scenario: Scenario, p: dict[str, np.ndarray], noise: Noise
     `p` and innovations `noise`: `sim.core.model.run_model` then `sim.core.metrics.derive`."""
     grid = scenario.grid
     days, years = grid.days, grid.years_elapsed
-    return derive(run_model(p, noise, days, years, scenario.loss_mode), p, days, years,
-                  grid.year_weights())
+    schedules = scenario.schedules
+    return derive(run_model(p, noise, days, years, scenario.loss_mode, schedules), p, days,
+                  years, grid.year_weights(), schedules)
 
 
 def compute_chunk(task: ChunkTask) -> ChunkResult:
@@ -193,6 +194,7 @@ def _compute(task: ChunkTask, blocks: range, sketches: dict[str, QuantileSketch]
     statistics = {}
     for name in task.streamed:
         values = outputs.pop(name)
+        values = values.reshape(-1, values.shape[-1])  # (T, [payer, item,] n) -> (rows, n)
         sketch = sketches.setdefault(name, QuantileSketch(values.shape[0]))
         moments = _count(values, rows, sketch)
         statistics[name] = (*_sparse(sketch), moments) if whole else (None, None, moments)
@@ -240,8 +242,7 @@ def result_bytes_per_sample(task: ChunkTask) -> int:
     otherwise), parameters and claim values (float64)."""
     grid = task.scenario.grid
     k, y = grid.n_steps, len(grid.calendar_years())
-    length = {STEP: k, BOUND: k + 1, PER_SAMPLE: 1}
-    elements = sum(length.get(v.layout, y) for name, v in VARIABLES.items()
+    elements = sum(int(np.prod(shape(name, k, y, 1))) for name in outputs_for(task.scenario.given)
                    if name not in task.streamed)
     return (elements * (4 if task.cast else 8)
             + 8 * (len(uncertain_keys(task.scenario.priors)) + len(task.scenario.claims)))

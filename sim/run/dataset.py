@@ -20,9 +20,18 @@ import numpy as np
 import xarray as xr
 
 from sim.config.scenario import Scenario
-from sim.core.schema import key_spec
-from sim.core.units import SAMPLE, TIME, TIME_BOUND, YEAR, attrs
-from sim.core.variables import BOUND, PER_SAMPLE, STEP, VARIABLES, YEARLY
+from sim.core.schema import ENTRY_MARK, key_spec
+from sim.core.units import ITEM, PAYER, SAMPLE, TIME, TIME_BOUND, YEAR, attrs
+from sim.core.variables import (
+    BOUND,
+    LEDGER_COORDS,
+    PER_SAMPLE,
+    STEP,
+    VARIABLES,
+    YEARLY,
+    dims,
+    outputs_for,
+)
 from sim.priors.sampling import SEED_BLOCK_SAMPLES
 from sim.run.chunks import STORAGE_DTYPE
 from sim.version import __version__
@@ -34,33 +43,31 @@ QUANTILE = "quantile"
 CLAIM = "claim"
 SCENARIO = "scenario"
 
-DIMS = {STEP: (SAMPLE, TIME), BOUND: (SAMPLE, TIME_BOUND), YEARLY: (SAMPLE, YEAR),
-         PER_SAMPLE: (SAMPLE,)}
 
 
 def param_name(key: str) -> str:
-    """Output name of a sampled parameter, e.g. ``param_recruitment_per_month``."""
-    return "param_" + key.replace(".", "_")
+    """Output name of a sampled parameter, e.g. ``param_recruitment_per_month``; a schedule
+    entry's is ``param_fx_rub_per_usd_from_2025_04_01`` (``fx.rub_per_usd@2025-04-01``)."""
+    return "param_" + key.replace(ENTRY_MARK, "_from_").replace(".", "_").replace("-", "_")
 
 
-def kept_names(keep: str) -> list[str]:
+def output_names(scenario: Scenario) -> list[str]:
+    """The output variables a scenario makes (`sim.core.variables.outputs_for`)."""
+    return outputs_for(scenario.given)
+
+
+def kept_names(keep: str, scenario: Scenario) -> list[str]:
     """Output variables kept for every sample."""
     if keep == "full":
-        return list(VARIABLES)
-    return [n for n, v in VARIABLES.items() if v.layout in (PER_SAMPLE, YEARLY)]
+        return output_names(scenario)
+    return [n for n in output_names(scenario) if VARIABLES[n].layout in (PER_SAMPLE, YEARLY)]
 
 
-def streamed_names(keep: str) -> list[str]:
+def streamed_names(keep: str, scenario: Scenario) -> list[str]:
     """Per-step and stock variables summarised by streaming statistics."""
     if keep == "full":
         return []
-    return [n for n, v in VARIABLES.items() if v.layout in (STEP, BOUND)]
-
-
-def shape(layout: str, n_steps: int, n_years: int, n: int) -> tuple[int, ...]:
-    """Time-major array shape of a layout for n samples."""
-    return {STEP: (n_steps, n), BOUND: (n_steps + 1, n), YEARLY: (n_years, n),
-            PER_SAMPLE: (n,)}[layout]
+    return [n for n in output_names(scenario) if VARIABLES[n].layout in (STEP, BOUND)]
 
 
 def data_variables(scenario: Scenario, keep: str, outputs: dict[str, np.ndarray],
@@ -92,11 +99,11 @@ def data_variables(scenario: Scenario, keep: str, outputs: dict[str, np.ndarray]
     """
     lead = (SCENARIO,) if scenario_axis else ()
     out = {}
-    for name in kept_names(keep):
+    for name in kept_names(keep, scenario):
         values = outputs[name]
-        if values.ndim == len(lead) + 2:  # (..., T, n) -> (..., n, T)
+        if values.ndim >= len(lead) + 2:  # (..., T, [payer, item,] n) -> (..., n, T, ...)
             values = np.moveaxis(values, -1, len(lead))
-        out[name] = ((*lead, *DIMS[VARIABLES[name].layout]), values, VARIABLES[name].attrs)
+        out[name] = ((*lead, *dims(name)), values, VARIABLES[name].attrs)
     for key, values in params.items():
         own = (params_attrs or {}).get(key) or param_attrs(scenario, key)
         out[param_name(key)] = ((*lead, SAMPLE), values, own)
@@ -125,9 +132,12 @@ CLAIM_VALUE_ATTRS = attrs("various", "simulated value of each claim",
 def param_attrs(scenario: Scenario, key: str) -> dict:
     """Attrs of a sampled parameter: unit, names, the prior and its source."""
     spec, prior = key_spec(key), scenario.priors[key]
+    base, _, date = key.partition(ENTRY_MARK)
+    dated = {"in_force_from": date} if date else {}
     return {**attrs(spec.unit.replace("/recruit", "/person"), f"sampled {key}",
-                    spec.description),
-            "config_key": key, "prior": prior.describe(), "source": prior.source}
+                    spec.description + (f" Schedule entry in force from {date}." if date
+                                        else "")),
+            "config_key": base, **dated, "prior": prior.describe(), "source": prior.source}
 
 
 def sample_coordinate(lo: int, hi: int) -> tuple:
@@ -152,6 +162,11 @@ def coordinates(scenario: Scenario, with_samples: bool = True) -> dict:
         "year_days": (YEAR, (weights * grid.days[:, None]).sum(axis=0),
                       attrs("day", "days simulated in year",
                             "Days of the horizon in each calendar year (< 365 when partial).")),
+        PAYER: (PAYER, list(LEDGER_COORDS[PAYER]),
+                attrs("1", "payer", "Who pays: the federal budget or the regional budgets.")),
+        ITEM: (ITEM, list(LEDGER_COORDS[ITEM]),
+               attrs("1", "item", "What is paid: signing bonuses, soldier pay, death and "
+                     "injury compensation.")),
         QUANTILE: (QUANTILE, np.array(SUMMARY_QUANTILES),
                    attrs("1", "quantile level", "Levels of the streaming quantiles.")),
         CLAIM: (CLAIM, [c.label for c in scenario.claims],
@@ -168,7 +183,7 @@ def provenance(scenario: Scenario, root: np.random.SeedSequence, keep: str) -> d
     return {
         "title": "fiscal-strain-sim results",
         "fiscal_strain_sim_version": __version__,
-        "model_version": "1",
+        "model_version": "2",
         "config_path": scenario.path,
         "config_files": json.dumps(list(scenario.files)),
         "config_resolved": scenario.resolved_json(),

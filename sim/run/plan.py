@@ -20,7 +20,7 @@ import numpy as np
 
 from sim import io
 from sim.config.scenario import Scenario
-from sim.core.variables import VARIABLES
+from sim.core.variables import shape
 from sim.errors import ParameterError, ResourceError
 from sim.priors.sampling import uncertain_keys
 from sim.run.allocator import keep_freed_memory
@@ -33,7 +33,7 @@ from sim.run.chunks import (
     default_chunk_samples,
     iter_tasks,
 )
-from sim.run.dataset import KEEP_MODES, kept_names, shape, streamed_names
+from sim.run.dataset import KEEP_MODES, kept_names, streamed_names
 from sim.run.schedulers import check_scheduler, in_flight, map_ordered
 from sim.run.sketch import QuantileSketch
 
@@ -53,15 +53,15 @@ def kept_bytes(scenario: Scenario, samples: int, keep: str) -> int:
     """Bytes of the arrays a run keeps for every sample (float32 outputs, float64
     parameters and claim values)."""
     k, y = scenario.grid.n_steps, len(scenario.grid.calendar_years())
-    per_sample = sum(int(np.prod(shape(VARIABLES[name].layout, k, y, 1)))
-                     for name in kept_names(keep))
+    per_sample = sum(int(np.prod(shape(name, k, y, 1))) for name in kept_names(keep, scenario))
     return samples * (per_sample * np.dtype(STORAGE_DTYPE).itemsize
                       + 8 * (len(uncertain_keys(scenario.priors)) + len(scenario.claims)))
 
 
 def statistics_bytes(scenario: Scenario, keep: str) -> int:
     """Bytes of the streaming statistics (summary mode), independent of the samples."""
-    series = (scenario.grid.n_steps + 1) * len(streamed_names(keep))
+    series = sum(int(np.prod(shape(name, scenario.grid.n_steps + 1, 0, 1)))
+                 for name in streamed_names(keep, scenario))
     return series * (QuantileSketch(1).width * 8 + 24)
 
 
@@ -178,7 +178,7 @@ class Plan:
               ) -> Iterator[ChunkTask]:
         """The chunks from seed block `first_block` on, or only the seed `blocks` listed."""
         return iter_tasks(self.scenario, self.root, self.chunk_samples, first_block,
-                          streamed=tuple(streamed_names(self.keep)),
+                          streamed=tuple(streamed_names(self.keep, self.scenario)),
                           cast=self.scheduler != "sync",
                           blocks=None if blocks is None else list(blocks))
 

@@ -86,7 +86,7 @@ def simulate(scenario: Scenario, samples: int | None = None,
     plan = make_plan(scenario, root, keep=keep, scheduler=scheduler, workers=workers,
                      chunk_samples=chunk_samples, available_bytes=available_bytes)
     arrays = ArraySink(scenario, keep)
-    sketches = SketchSink(streamed_names(keep), scenario.grid.n_steps)
+    sketches = SketchSink(streamed_names(keep, scenario), scenario.grid.n_steps)
     samples_done, seconds = execute(plan, [arrays, sketches], progress)
     return results_dataset(scenario, root, keep, arrays.data_variables(),
                            sketches.data_vars(), timing_attrs(samples_done, seconds, scheduler))

@@ -18,13 +18,12 @@ import numpy as np
 
 from sim.config.scenario import Scenario
 from sim.core.units import SAMPLE, attrs
-from sim.core.variables import BOUND, VARIABLES
+from sim.core.variables import VARIABLES, dims, shape
 from sim.io import faults
 from sim.io.store import StoreAppender, block_checksums, create_store, write_checkpoint
 from sim.priors.sampling import SEED_BLOCK_SAMPLES, uncertain_keys
 from sim.run.chunks import STORAGE_DTYPE, ChunkResult
 from sim.run.dataset import (
-    DIMS,
     QUANTILE,
     SUMMARY_QUANTILES,
     coordinates,
@@ -32,7 +31,6 @@ from sim.run.dataset import (
     kept_names,
     provenance,
     sample_coordinate,
-    shape,
 )
 from sim.run.sketch import Moments, QuantileSketch
 
@@ -48,8 +46,8 @@ class ArraySink:
         k, y = grid.n_steps, len(grid.calendar_years())
         self.scenario, self.keep = scenario, keep
         self.arrays = arrays if arrays is not None else {
-            name: np.empty(shape(VARIABLES[name].layout, k, y, n), STORAGE_DTYPE)
-            for name in kept_names(keep)}
+            name: np.empty(shape(name, k, y, n), STORAGE_DTYPE)
+            for name in kept_names(keep, scenario)}
         self.params = params if params is not None else {
             key: np.empty(n) for key in uncertain_keys(scenario.priors)}
         self.claims = claims if claims is not None else np.empty((len(scenario.claims), n))
@@ -74,7 +72,7 @@ class SketchSink:
     summary of a ``keep="summary"`` run; holds no per-sample array)."""
 
     def __init__(self, names: list[str], n_steps: int):
-        self.names = names
+        self.names, self.n_steps = names, n_steps
         self.sketches = {n: QuantileSketch(_length(n, n_steps)) for n in names}
         self.moments = {n: Moments.empty(_length(n, n_steps)) for n in names}
 
@@ -112,23 +110,27 @@ class SketchSink:
         out = {}
         for name in self.names:
             v = VARIABLES[name]
-            dim = DIMS[v.layout][1]
+            dim = dims(name)[1:]  # time (and payer, item)
+            rows = shape(name, self.n_steps, 0, 1)[:-1]
             alpha = self.sketches[name].alpha
+            quantiles = self.sketches[name].quantiles(np.array(SUMMARY_QUANTILES))
             out[f"{name}_quantiles"] = (
-                (QUANTILE, dim), self.sketches[name].quantiles(np.array(SUMMARY_QUANTILES)),
+                (QUANTILE, *dim), quantiles.reshape(len(SUMMARY_QUANTILES), *rows),
                 attrs(v.units, f"{v.long_name}, quantiles over samples",
                       f"{v.description} Streaming quantiles (relative error <= {alpha})."))
-            out[f"{name}_sample_mean"] = ((dim,), self.moments[name].mean,
+            out[f"{name}_sample_mean"] = (dim, self.moments[name].mean.reshape(rows),
                                    attrs(v.units, f"{v.long_name}, mean over samples",
                                          v.description))
-            out[f"{name}_sample_sd"] = ((dim,), self.moments[name].sd,
+            out[f"{name}_sample_sd"] = (dim, self.moments[name].sd.reshape(rows),
                                  attrs(v.units, f"{v.long_name}, SD over samples",
                                        v.description))
         return out
 
 
 def _length(name: str, n_steps: int) -> int:
-    return n_steps + 1 if VARIABLES[name].layout == BOUND else n_steps
+    """Rows of a streamed variable's statistics: its time positions times its extra
+    positions (the ledger's payers and items)."""
+    return int(np.prod(shape(name, n_steps, 0, 1)))
 
 
 
@@ -214,7 +216,7 @@ class StoreSink:
         sample axis, and the labelled variables."""
         with np.errstate(over="ignore"):  # beyond float32's 3.4e38 is stored as inf
             outputs = {name: result.outputs[name].astype(STORAGE_DTYPE, copy=False)
-                       for name in kept_names(self.keep)}
+                       for name in kept_names(self.keep, self.scenario)}
         variables = data_variables(self.scenario, self.keep, outputs, result.params,
                                    result.claims)
         data = {name: values for name, (_, values, _) in variables.items()}

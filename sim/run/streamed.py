@@ -122,7 +122,7 @@ def _stream(plan: Plan, out: Path, store: Path, resume: bool,
             progress: Progress | None) -> Path:
     """The run to disk proper, under the output's lock."""
     scenario, keep = plan.scenario, plan.keep
-    sketches = SketchSink(streamed_names(keep), scenario.grid.n_steps)
+    sketches = SketchSink(streamed_names(keep, scenario), scenario.grid.n_steps)
     state = _prepare(store, out, resume, fingerprint(scenario, keep), sketches,
                      scenario.samples)
     if state.published:
