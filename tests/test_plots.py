@@ -105,6 +105,22 @@ def test_claims_chart_one_marker_per_claim(run, tmp_path):
     _check_saves(ax, tmp_path)
 
 
+def test_ledger_chart_stacks_mean_spend_by_payer_and_item(run, tmp_path):
+    """One bar per payer, item and year; the stacked heights are the mean spend."""
+    ax = plots.ledger_chart(run)
+    spend = run.spend_rub_by_year.astype(float).mean("sample")
+    nonzero = int((spend.max("year") != 0).sum())  # regional pay is never drawn
+    years = run.sizes["year"]
+    assert len(ax.patches) == nonzero * years
+    tops = sorted(p.get_y() + p.get_height() for p in ax.patches)
+    for payer in ("federal", "regional"):
+        for total in spend.sel(payer=payer).sum("item").values:
+            assert np.isclose(tops, total, rtol=1e-6).any(), (payer, total)
+    assert _has_units(ax.get_ylabel()) and ax.get_title()
+    assert len(ax.get_legend().get_texts()) == nonzero
+    _check_saves(ax, tmp_path)
+
+
 def test_sensitivity_charts(sens, tmp_path):
     ax = plots.sobol_chart(sens, top=5)
     assert len(ax.patches) == 10 and _has_units(ax.get_xlabel())

@@ -41,7 +41,7 @@ def results(tmp_path_factory):
 
 EXPECTED = {
     "run.nc": {"fan_bonus_usd_per_day", "fan_force", "distribution_bonus_usd_per_day",
-               "distribution_bonus_share_of_defense", "manpower_balance", "claims"},
+               "distribution_bonus_share_of_defense", "manpower_balance", "ledger", "claims"},
     "sweep.nc": {"compare_bonus_spend_usd_per_day_mean",
                  "compare_bonus_share_of_defense_horizon", "compare_force_change_persons"},
     "sens.nc": {"sobol", "tornado", "indices_over_time"},

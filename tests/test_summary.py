@@ -116,3 +116,96 @@ def test_summary_of_a_file_read_back(tmp_path):
                                          (0, "0"), (-3e6, "-3M")])
 def test_human_numbers(x, text):
     assert human(x) == text
+
+
+def test_ledger_table_splits_each_year_by_payer_and_item(write_config):
+    """Six months of MINIMAL (no shocks): every row against the closed form. Recruits
+    40,000 a month at 400,000 federal and 1,100,000 regional RUB; casualties 35,000 a
+    month, 25% killed and 65% wounded, with regional top-ups of 2M per killed and 0.5M per
+    wounded; regional spending 27.41 trn a year (half a year simulated)."""
+    config = minimal(compensation={"regional_per_killed_rub": 2e6,
+                                   "regional_per_wounded_rub": 0.5e6},
+                     budget={"regional_spending_rub": 27.41e12})
+    ds = sim.simulate(sim.load_scenario(write_config(config)), samples=5, seed=0)
+    table = sim.summarize(ds).ledger.set_index(["payer", "quantity"])
+    assert (table["year"] == 2025).all()
+    months = ds.step_days.values.sum() / DAYS_PER_MONTH
+    recruits, casualties = 40_000 * months, 35_000 * months
+    regional_bonus = recruits * 1.1e6
+    regional_comp = casualties * (0.25 * 2e6 + 0.65 * 0.5e6)
+    np.testing.assert_allclose(table.loc[("federal", "bonus"), "p50"], recruits * 4e5,
+                               rtol=1e-6)
+    np.testing.assert_allclose(table.loc[("regional", "bonus"), "p50"], regional_bonus,
+                               rtol=1e-6)
+    np.testing.assert_allclose(table.loc[("regional", "compensation"), "p50"], regional_comp,
+                               rtol=1e-6)
+    np.testing.assert_allclose(table.loc[("regional", "total"), "p50"],
+                               regional_bonus + regional_comp, rtol=1e-6)
+    share = (regional_bonus + regional_comp) / (27.41e12 * ds.year_days.values[0] / 365.25)
+    np.testing.assert_allclose(table.loc[("regional", "share of regional spending"), "p50"],
+                               share, rtol=1e-6)
+    assert ("regional", "pay") not in table.index  # regions pay no soldier pay
+    federal_total = table.loc[("federal", ["bonus", "pay", "compensation"]), "p50"].sum()
+    np.testing.assert_allclose(table.loc[("federal", "total"), "p50"], federal_total,
+                               rtol=1e-6)
+    text = str(sim.summarize(ds))
+    assert "Who pays, per calendar year" in text and "share of regional spending" in text
+    assert f"{100 * share:.1f}%" in text
+
+
+def test_ledger_shares_without_regional_budget_are_left_out(deterministic):
+    table = sim.summarize(deterministic).ledger
+    assert "share of federal spending" in set(table["quantity"])
+    assert not any("regional spending" in q for q in table["quantity"])
+
+
+def test_kluge_check_in_rub_per_day(write_config):
+    """A bonus_spend_rub per-day claim is judged on the RUB figure: MINIMAL pays 1.5M RUB
+    a recruit, 40,000 recruits a mean month, so 1.5M x 40,000 / 30.4375 RUB a day."""
+    per_day = 1.5e6 * 40_000 / DAYS_PER_MONTH
+    claims = [{"label": "rub per day", "quantity": "bonus_spend_rub", "statistic": "per_day",
+               "start": dt.date(2025, 3, 15), "end": dt.date(2025, 5, 1), "value": 2e9,
+               "unit": "RUB/day"}]
+    ds = sim.simulate(sim.load_scenario(write_config(minimal(claims=claims))), samples=5,
+                      seed=0)
+    row = sim.summarize(ds).claims.iloc[0]
+    np.testing.assert_allclose(row.p50, per_day, rtol=1e-6)
+    assert row.unit == "RUB/day" and row.verdict == ("above" if 2e9 > per_day else "below")
+
+
+def test_ledger_claims_weigh_one_payer_and_item(write_config):
+    """Kluge's split (0.5 bn federal + 1.5 bn regional RUB a day) as spend_rub claims:
+    MINIMAL pays 400,000 federal and 1,100,000 regional RUB per recruit, 40,000 recruits a
+    mean month, so the per-day values are those times 40,000 / 30.4375."""
+    window = {"quantity": "spend_rub", "statistic": "per_day", "unit": "RUB/day",
+              "start": dt.date(2025, 3, 15), "end": dt.date(2025, 5, 1)}
+    claims = [{**window, "label": "federal", "payer": "federal", "item": "bonus",
+               "value": 0.5e9},
+              {**window, "label": "regional", "payer": "regional", "item": "bonus",
+               "value": 1.5e9},
+              {**window, "payer": "regional", "item": "pay", "value": 0.0}]
+    ds = sim.simulate(sim.load_scenario(write_config(minimal(claims=claims))), samples=5,
+                      seed=0)
+    table = sim.summarize(ds).claims.set_index("claim")
+    per_day = 40_000 / DAYS_PER_MONTH
+    np.testing.assert_allclose(table.loc["federal", "p50"], 4e5 * per_day, rtol=1e-6)
+    np.testing.assert_allclose(table.loc["regional", "p50"], 1.1e6 * per_day, rtol=1e-6)
+    assert table.loc["spend_rub regional pay (per_day)", "p95"] == 0  # regions pay no pay
+    for claim in claims_from_attrs(ds):  # the stored values agree with the ledger
+        np.testing.assert_allclose(claim_samples(ds, claim),
+                                   ds.claim_value.sel(claim=claim.label), rtol=1e-6)
+
+
+@pytest.mark.parametrize(("entry", "key", "words"), [
+    ({"payer": "federal"}, "item", "spend_rub claims need item"),
+    ({"payer": "state", "item": "bonus"}, "payer", "one of federal, regional; got 'state'"),
+    ({"payer": "federal", "item": "bonus", "quantity": "recruits", "unit": "persons"},
+     "payer", "only spend_rub claims name a payer"),
+])
+def test_bad_ledger_claims_name_the_key(write_config, entry, key, words):
+    claim = {"quantity": "spend_rub", "start": dt.date(2025, 1, 1),
+             "end": dt.date(2025, 2, 1), "value": 1.0, "unit": "RUB", **entry}
+    path = write_config(minimal(claims=[claim]))
+    with pytest.raises(sim.ConfigError, match=words) as error:
+        sim.load_scenario(path)
+    assert error.value.key == f"claims[0].{key}"

@@ -59,16 +59,21 @@ class Summary:
     claims : pandas.DataFrame
         One row per claim: its value, the simulated 5/50/95th percentiles, the
         claim's percentile in the simulated distribution and the verdict.
+    ledger : pandas.DataFrame
+        Who pays, per calendar year (`ledger_table`).
     """
 
     outcomes: pd.DataFrame
     probabilities: pd.DataFrame
     claims: pd.DataFrame
+    ledger: pd.DataFrame
 
     def __str__(self) -> str:
         return "\n\n".join(
             (
                 "Outcomes (quantiles over samples)\n" + _outcome_text(self.outcomes),
+                "Who pays, per calendar year (quantiles over samples)\n"
+                + _ledger_text(self.ledger),
                 "Key probabilities\n" + _probability_text(self.probabilities),
                 "Claims against the simulated 90% band\n" + _claims_text(self.claims),
             )
@@ -86,7 +91,8 @@ def summarize(ds: xr.Dataset) -> Summary:
     -------
     Summary
     """
-    return Summary(outcome_table(ds), probability_table(ds), claims_table(ds))
+    return Summary(outcome_table(ds), probability_table(ds), claims_table(ds),
+                   ledger_table(ds))
 
 
 def outcome_table(ds: xr.Dataset) -> pd.DataFrame:
@@ -102,6 +108,49 @@ def outcome_table(ds: xr.Dataset) -> pd.DataFrame:
             rows.append({"quantity": label, "units": da.attrs["units"], "mean": x.mean(),
                          **{f"p{round(100 * p)}": v for p, v in zip(QUANTILES, q, strict=True)}})
     return pd.DataFrame(rows)
+
+
+PAYER_BUDGETS = {
+    "federal": (("federal_manpower_share_of_federal_spending_by_year", "federal spending"),
+                ("federal_manpower_share_of_defense_by_year", "defence budget")),
+    "regional": (("regional_manpower_share_of_regional_spending_by_year", "regional spending"),
+                 ("regional_manpower_share_of_regional_revenue_by_year", "regional revenue")),
+}
+"""Each payer's spend as a share of its own budgets, as shown in the ledger table."""
+
+LEDGER_COLUMNS = ["year", "payer", "quantity", "units", "mean", "p5", "p50", "p95"]
+
+
+def ledger_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Who pays, per calendar year: each payer's spend on each item and in all, and that
+    total as a share of the payer's own budgets (mean and 5/50/95th percentiles over
+    samples). Items a payer never pays (regional pay) are left out; shares appear when the
+    results hold them (the regional ones need the optional regional budget keys).
+    """
+    if "spend_rub_by_year" not in ds:
+        return pd.DataFrame(columns=LEDGER_COLUMNS)
+    spend = ds["spend_rub_by_year"].astype(np.float64)
+    rows = []
+
+    def add(year, payer: str, quantity: str, units: str, values) -> None:
+        x = np.asarray(values, dtype=np.float64)
+        q = np.quantile(x, (0.05, 0.5, 0.95))
+        rows.append(dict(zip(LEDGER_COLUMNS, (int(year), payer, quantity, units, x.mean(),
+                                              *q), strict=True)))
+
+    for year in spend[YEAR].values:
+        for payer in spend["payer"].values:
+            by_item = spend.sel({YEAR: year, "payer": payer})
+            for item in by_item["item"].values:
+                values = by_item.sel(item=item)
+                if np.any(values.values != 0):
+                    add(year, str(payer), str(item), "RUB", values)
+            add(year, str(payer), "total", "RUB", by_item.sum("item"))
+            for name, budget in PAYER_BUDGETS[str(payer)]:
+                if name in ds:
+                    add(year, str(payer), f"share of {budget}", "1",
+                        ds[name].sel({YEAR: year}))
+    return pd.DataFrame(rows, columns=LEDGER_COLUMNS)
 
 
 def probability_table(ds: xr.Dataset) -> pd.DataFrame:
@@ -135,8 +184,8 @@ def claim_samples(ds: xr.Dataset, claim: Claim) -> np.ndarray:
     """
     variable, weights = claim_weights(_grid_of(ds), claim)
     da = ds[variable].astype(np.float64)
-    dim = next(d for d in da.dims if d != SAMPLE)
-    return (da * xr.DataArray(weights, dims=dim)).sum(dim).values
+    dims = [d for d in da.dims if d != SAMPLE]  # time (and payer, item), in stored order
+    return (da * xr.DataArray(weights, dims=dims)).sum(dims).values
 
 
 def _grid_of(ds: xr.Dataset) -> TimeGrid:
@@ -194,6 +243,25 @@ def _format(df: pd.DataFrame, numeric: list[str]) -> str:
 
 def _outcome_text(df: pd.DataFrame) -> str:
     return _format(df, ["mean", "p5", "p25", "p50", "p75", "p95"])
+
+
+def percent(x: float) -> str:
+    """A share as a percentage with two significant digits or one decimal: 8.1%, 0.53%."""
+    value = 100 * x
+    return f"{value:.1f}%" if abs(value) >= 1 else f"{value:.2g}%"
+
+
+def _ledger_text(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "(no ledger in these results)"
+    shown = df.drop(columns=["units"]).astype(object)
+    shares = df["units"] == "1"
+    for column in ("mean", "p5", "p50", "p95"):
+        shown[column] = [percent(v) if share else human(v)
+                         for v, share in zip(df[column], shares, strict=True)]
+    shown.loc[shown["year"].duplicated(), "year"] = ""
+    shown.loc[(df["year"].astype(str) + df["payer"]).duplicated(), "payer"] = ""
+    return shown.to_string(index=False)
 
 
 def _probability_text(df: pd.DataFrame) -> str:

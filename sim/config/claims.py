@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config.scenario import Claim
+from sim.core.model import ITEMS, PAYERS
 from sim.core.schema import CLAIM_QUANTITIES
 from sim.core.timegrid import TimeGrid
 from sim.core.variables import VARIABLES
@@ -22,8 +23,9 @@ def claim_weights(grid: TimeGrid, claim: Claim) -> tuple[str, np.ndarray]:
     -------
     variable : str
         Output variable name.
-    weights : ndarray, shape (K,) or (K + 1,)
-        ``value = weights @ variable``.
+    weights : ndarray, shape (K,) or (K + 1,), or (K, payers, items)
+        ``value = weights @ variable`` (summed over every axis but the samples'); a
+        ledger claim weighs its payer and item only.
 
     Notes
     -----
@@ -47,6 +49,10 @@ def claim_weights(grid: TimeGrid, claim: Claim) -> tuple[str, np.ndarray]:
         weights = overlap / grid.days
     if claim.statistic == "per_day":
         weights = weights / overlap.sum()
+    if claim.payer is not None:  # one ledger entry of spend_rub (K, payer, item, n)
+        ledger = np.zeros((len(weights), len(PAYERS), len(ITEMS)))
+        ledger[:, PAYERS.index(claim.payer), ITEMS.index(claim.item)] = weights
+        weights = ledger
     return variable, weights
 
 
@@ -56,5 +62,8 @@ def claim_values(outputs: dict[str, np.ndarray], weighted: list[tuple[str, np.nd
     n = next(iter(outputs.values())).shape[-1]
     values = np.empty((len(weighted), n))
     for i, (variable, weights) in enumerate(weighted):
-        values[i] = weights @ outputs[variable]
+        if weights.ndim == 1:
+            values[i] = weights @ outputs[variable]
+        else:
+            values[i] = np.tensordot(weights, outputs[variable], axes=weights.ndim)
     return values

@@ -24,6 +24,7 @@ from sim.core.schema import (
     CLAIM_QUANTITIES,
     CLAIM_STATISTICS,
     CORRELATION_KEYS,
+    LEDGER_CLAIM_KEYS,
     DOMAINS,
     OPTIONAL,
     REQUIRED,
@@ -56,6 +57,8 @@ class Claim:
         Window of a flow claim; `end` is exclusive (midnight at the start of `end`).
     date : datetime.date or None
         Date of a stock claim (midnight at its start).
+    payer, item : str or None
+        The ledger entry of a ``spend_rub`` claim (``"regional"``, ``"bonus"``).
     value : float
         The claimed figure [unit].
     unit : str
@@ -75,6 +78,8 @@ class Claim:
     start: dt.date | None = None
     end: dt.date | None = None
     date: dt.date | None = None
+    payer: str | None = None
+    item: str | None = None
 
 
 @dataclass(frozen=True)
@@ -727,8 +732,20 @@ def _claim(entry: dict, path: str, index: int, grid: TimeGrid,
             raise ConfigError(path, f"{where}.{name}", f"{quantity} claims need {name}")
         fields[name] = _date(entry[name], path, f"{where}.{name}")
     _check_claim_dates(fields, grid, path, where)
+    for name, choices in LEDGER_CLAIM_KEYS.items():
+        given = entry.get(name)
+        if quantity != "spend_rub":
+            if given is not None:
+                raise ConfigError(path, f"{where}.{name}",
+                                  f"only spend_rub claims name a {name}; {quantity} takes none")
+        elif given not in choices:
+            raise ConfigError(path, f"{where}.{name}", f"spend_rub claims need {name} = one "
+                              f"of {', '.join(choices)}; got {given!r}")
+        else:
+            fields[name] = given
     source = entry.get("source", "")
-    label = entry.get("label", f"{quantity} ({statistic})")
+    entry_name = " ".join(str(entry.get(k)) for k in LEDGER_CLAIM_KEYS if entry.get(k))
+    label = entry.get("label", f"{quantity} {entry_name} ({statistic})".replace("  ", " "))
     for name, text in (("source", source), ("label", label)):
         if not isinstance(text, str):
             raise ConfigError(path, f"{where}.{name}", f"expected a string, got {text!r}")

@@ -65,10 +65,11 @@ def budget_rub(p: Params, key: str, schedules: Schedules, grown: np.ndarray | fl
     budget.growth: (K, n), or (n,) when it neither grows nor changes [RUB or RUB/year].
 
     `grown` is `budget_growth`'s result; a key without a schedule is ``p[key] * grown``,
-    as in version 1.
+    as in version 1. The result is always a new array (callers scale it in place).
     """
     if key in schedules:
-        return grown_amount(p, key, "budget.growth", schedules, years, days)
+        out = np.empty((len(days), len(p["force.initial_persons"])))
+        return grown_amount(p, key, "budget.growth", schedules, years, days, out=out)
     return np.multiply(p[key], grown)
 
 
@@ -110,11 +111,10 @@ def strain_ratios(p: Params, bonus_per_day_rub: np.ndarray, manpower_per_day_rub
             budget = budget_rub(p, key, schedules, grown, years, days)
             budget /= DAYS_PER_YEAR
             ratios[name] = np.divide(payer_per_day_rub[payer], budget)
-    federal_per_year = np.multiply(payer_per_day_rub["federal"], DAYS_PER_YEAR)
+    nwf_days = budget_rub(p, "budget.nwf_liquid_rub", schedules, grown, years, days)
+    nwf_days /= DAYS_PER_YEAR  # NWF / 365.25 over spend per day: years of spend
     with np.errstate(divide="ignore"):  # no federal spend: the fund lasts for ever
-        ratios["nwf_cover_years"] = np.divide(
-            budget_rub(p, "budget.nwf_liquid_rub", schedules, grown, years, days),
-            federal_per_year, out=federal_per_year)
+        ratios["nwf_cover_years"] = np.divide(nwf_days, payer_per_day_rub["federal"])
     return ratios
 
 

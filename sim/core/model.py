@@ -268,17 +268,17 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
     n_steps, n = len(days), len(p["force.initial_persons"])
     months = days / DAYS_PER_MONTH
     scratch = np.empty((n_steps, n))
-    spare = np.empty((n_steps, n))
     spend = np.empty((n_steps, len(PAYERS), len(ITEMS), n))
     federal, regional = 0, 1
     bonus_item, pay_item, compensation_item = 0, 1, 2
 
     # B_k = B_fed,k + B_reg,k, each grown from the step its entry takes effect
     federal_bonus = grown_amount(p, "bonus.federal_rub", "bonus.federal_growth", schedules,
-                                 years, days)
+                                 years, days)  # (n,) when it neither grows nor changes
     regional_bonus = grown_amount(p, "bonus.regional_rub", "bonus.regional_growth",
-                                  schedules, years, days, out=spare)
-    bonus = np.add(federal_bonus, regional_bonus)
+                                  schedules, years, days)
+    bonus = np.empty((n_steps, n))
+    np.add(federal_bonus, regional_bonus, out=bonus)
 
     # r_k = R_k (D_k / M) m_k b_k^eps
     per_month = step_values(p, "recruitment.per_month", schedules)

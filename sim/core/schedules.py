@@ -126,12 +126,15 @@ def grown_amount(p: Params, amount_key: str, rate_key: str, schedules: Schedules
     Entry j is the one in force in step k and k_j the first step in which it is in force,
     so growth compounds from the step an entry takes effect. Without a schedule this is
     version 1's value (1 + g)^tau_k, computed the same way (growth factor, then times the
-    value); `out`, when given, receives the result.
+    value). `out`, when given, receives the result; without it, an amount that neither
+    grows nor changes is returned as its (n,) draw.
     """
     n_steps = len(days)
     growth = log_growth(p, rate_key, schedules, years, days)
     value = step_values(p, amount_key, schedules)
     schedule = schedules.get(amount_key)
+    if growth is None and out is None:
+        return value
     if out is None:
         out = np.empty((n_steps, np.shape(value)[-1]))
     if growth is None:

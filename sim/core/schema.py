@@ -242,13 +242,17 @@ CLAIM_QUANTITIES: dict[str, tuple[str, str, str]] = {
     "bonus_spend_rub": ("bonus_spend_rub", "flow", "RUB"),
     "bonus_spend_usd": ("bonus_spend_usd", "flow", "USD"),
     "force": ("force_persons", "stock", "persons"),
+    "spend_rub": ("spend_rub", "flow", "RUB"),
 }
 """What a claim can be about: a flow over a window (total or per day) or a stock at a date."""
 
 CLAIM_STATISTICS = {"flow": ("total", "per_day"), "stock": ("at",)}
 
 CLAIM_KEYS = ("quantity", "statistic", "start", "end", "date", "value", "unit", "source",
-              "label")
+              "label", "payer", "item")
+
+LEDGER_CLAIM_KEYS = {"payer": ("federal", "regional"), "item": ("bonus", "pay", "compensation")}
+"""A ``spend_rub`` claim names one ledger entry: who pays, and for what."""
 
 
 def prior_keys(loss_mode: str) -> list[str]:

@@ -17,7 +17,7 @@ import xarray as xr
 
 from sim import io
 from sim.analysis.experiments import comparison_table
-from sim.analysis.summary import claims_table, outcome_table, probability_table
+from sim.analysis.summary import claims_table, ledger_table, outcome_table, probability_table
 from sim.core.schema import SCHEMA
 from sim.errors import ResourceError
 from sim.io import outputs
@@ -70,6 +70,9 @@ def figures_for(ds: xr.Dataset) -> list[Figure]:
          lambda d: plots.distribution(d, "bonus_share_of_defense_horizon")),
         ("manpower_balance", "Recruits against irrecoverable losses, with the 90% band of "
          "the net change of the force.", plots.manpower_balance),
+        *([("ledger", "Who pays: mean spend per calendar year by payer and item, and each "
+            "payer's spend as a share of its own budget (median).", plots.ledger_chart)]
+          if "spend_rub_by_year" in ds else []),
         ("claims", "Each claim against its simulated 90% interval.", plots.claims_chart),
     ]
 
@@ -87,8 +90,8 @@ def summary_frames(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
                                              ascending=False, key=abs)}
     if kind == "sweep":
         return {"summary": comparison_table(ds)}
-    return {"summary": outcome_table(ds), "probabilities": probability_table(ds),
-            "claims": claims_table(ds)}
+    return {"summary": outcome_table(ds), "ledger": ledger_table(ds),
+            "probabilities": probability_table(ds), "claims": claims_table(ds)}
 
 
 def assumptions(ds: xr.Dataset) -> pd.DataFrame:
@@ -103,14 +106,20 @@ def assumptions(ds: xr.Dataset) -> pd.DataFrame:
             value = config.get(section, {}).get(name)
             if not key.is_prior or value is None:
                 continue
-            try:
-                prior = prior_from_value(value)
-            except PriorError:
-                continue
-            rows.append({"parameter": f"{section}.{name}", "unit": key.unit,
-                         "distribution": prior.describe(),
-                         "5%": prior.quantile(0.05), "median": prior.quantile(0.5),
-                         "95%": prior.quantile(0.95), "source": prior.source})
+            entries = ([(f"{section}.{name} from {date}", entry, value.get("source", ""))
+                        for date, entry in value["schedule"].items()]
+                       if isinstance(value, dict) and isinstance(value.get("schedule"), dict)
+                       else [(f"{section}.{name}", value, "")])
+            for parameter, entry, schedule_source in entries:
+                try:
+                    prior = prior_from_value(entry)
+                except PriorError:
+                    continue
+                rows.append({"parameter": parameter, "unit": key.unit,
+                             "distribution": prior.describe(),
+                             "5%": prior.quantile(0.05), "median": prior.quantile(0.5),
+                             "95%": prior.quantile(0.95),
+                             "source": prior.source or schedule_source})
     return pd.DataFrame(rows)
 
 
@@ -212,6 +221,10 @@ def _html(ds: xr.Dataset, results: Path, frames: dict, priors: pd.DataFrame,
              f"<p>fiscal-strain-sim {html.escape(str(ds.attrs.get('fiscal_strain_sim_version')))}"
              " &middot; figures are also saved as PNG and SVG beside this page.</p>",
              "<h2>Summary</h2>", _table(frames["summary"], "summary")]
+    if "ledger" in frames and not frames["ledger"].empty:
+        parts += ["<h2>Who pays</h2>", "<p>Spend per calendar year by payer and item, and "
+                  "each payer's total as a share of its own budgets (shares in units of 1).</p>",
+                  _table(frames["ledger"], "ledger")]
     if "probabilities" in frames:
         parts += ["<h2>Key probabilities</h2>", _table(frames["probabilities"],
                                                        "probabilities")]

@@ -170,6 +170,54 @@ def manpower_balance(ds: xr.Dataset, ax=None):
     return ax
 
 
+def ledger_chart(ds: xr.Dataset, ax=None):
+    """Who pays: mean spend per calendar year, one stacked bar per payer (federal, regional)
+    split by item, labelled with the payer's spend as a share of its own budget (median).
+
+    Means are shown because they add up (medians of parts do not sum to the median of the
+    whole); a partial calendar year (see ``year_days``) is marked as such.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _axes(ax)
+    spend = ds["spend_rub_by_year"].astype(np.float64).mean("sample")
+    years, payers, items = (spend[d].values for d in ("year", "payer", "item"))
+    width = 0.38
+    colours = dict(zip(items, (BLUE, ORANGE, GREEN), strict=True))
+    hatches = {"federal": "", "regional": "//"}
+    x = np.arange(len(years))
+    for j, payer in enumerate(payers):
+        bottom = np.zeros(len(years))
+        position = x + (j - 0.5) * width
+        for item in items:
+            height = spend.sel(payer=payer, item=item).values
+            if not np.any(height):
+                continue
+            ax.bar(position, height, width, bottom=bottom, color=colours[item],
+                   hatch=hatches.get(str(payer), ""), edgecolor="white", lw=0.5,
+                   label=f"{payer} {item}")
+            bottom += height
+        budget = f"{payer}_manpower_share_of_{payer}_spending_by_year"
+        for i in range(len(years)):
+            share = (f"{100 * float(ds[budget].isel(year=i).median()):.1f}% of {payer} "
+                     "spending" if budget in ds else "")
+            ax.annotate(f"{payer}\n{share}".strip(), (position[i], bottom[i]),
+                        ha="center", va="bottom", fontsize="x-small",
+                        xytext=(0, 2), textcoords="offset points")
+    days = ds["year_days"].values if "year_days" in ds else np.full(len(years), 365)
+    ax.set_xticks(x, [f"{y}" + ("" if d >= 365 else f"\n({int(d)} days)")
+                      for y, d in zip(years, days, strict=True)])
+    ax.yaxis.set_major_formatter(_formatter())
+    ax.set_ylabel("mean spend per calendar year [RUB]")
+    ax.set_title("Who pays: manpower spending by payer and item")
+    ax.margins(y=0.15)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize="small",
+              frameon=False)
+    return ax
+
+
 def claims_chart(ds: xr.Dataset, ax=None):
     """Each claim against its simulated 90% interval, as ratios to the simulated median
     (claims have different units; the ratio puts them on one axis).

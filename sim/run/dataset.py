@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from sim.config.scenario import Scenario
-from sim.core.schema import ENTRY_MARK, key_spec
+from sim.core.schema import ENTRY_MARK, LEDGER_CLAIM_KEYS, key_spec
 from sim.core.units import ITEM, PAYER, SAMPLE, TIME, TIME_BOUND, YEAR, attrs
 from sim.core.variables import (
     BOUND,
@@ -179,7 +179,9 @@ def coordinates(scenario: Scenario, with_samples: bool = True) -> dict:
 def provenance(scenario: Scenario, root: np.random.SeedSequence, keep: str) -> dict:
     """Global attrs recording how the results were made."""
     claims = [{k: (str(v) if v is not None and k in ("start", "end", "date") else v)
-               for k, v in asdict(c).items()} for c in scenario.claims]
+               for k, v in asdict(c).items()
+               if v is not None or k not in LEDGER_CLAIM_KEYS}  # as version 1 wrote them
+              for c in scenario.claims]
     return {
         "title": "fiscal-strain-sim results",
         "fiscal_strain_sim_version": __version__,
