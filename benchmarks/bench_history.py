@@ -35,8 +35,9 @@ TARGET = 1.25
 def run_case(config: str, samples: int) -> dict:
     """Best-of-three wall time of a full in-memory run, and its floor, in this process."""
     sys.path.insert(0, str(REPO / "benchmarks"))
-    import sim
     from bench_engine import floor_seconds
+
+    import sim
 
     scenario = sim.load_scenario(config)
     sim.simulate(scenario, samples=4096, seed=1)  # warm up imports and caches

@@ -170,7 +170,7 @@ def test_kluge_check_in_rub_per_day(write_config):
                       seed=0)
     row = sim.summarize(ds).claims.iloc[0]
     np.testing.assert_allclose(row.p50, per_day, rtol=1e-6)
-    assert row.unit == "RUB/day" and row.verdict == ("above" if 2e9 > per_day else "below")
+    assert row.unit == "RUB/day" and row.verdict == ("above" if per_day < 2e9 else "below")
 
 
 def test_ledger_claims_weigh_one_payer_and_item(write_config):
