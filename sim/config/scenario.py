@@ -25,6 +25,7 @@ from sim.core.schema import (
     CLAIM_STATISTICS,
     CORRELATION_KEYS,
     DOMAINS,
+    ENTRY_MARK,
     LEDGER_CLAIM_KEYS,
     OPTIONAL,
     REQUIRED,
@@ -560,15 +561,14 @@ def _schedule(value: dict, path: str, dotted: str, start: dt.date
     return [(date, entries[date]) for date in dates]
 
 
-def _entries_in_force(priors: dict[str, Prior], schedules: dict[str, Schedule],
-                      keys: tuple[str, ...]) -> list[tuple[Prior, ...]]:
-    """The priors of `keys` in force together at some step start: one tuple per
+def _entries_in_force(schedules: dict[str, Schedule], keys: tuple[str, ...]
+                      ) -> list[tuple[str, ...]]:
+    """The parameter names of `keys` in force together at some step start: one tuple per
     distinct combination (one tuple when none of them is scheduled)."""
     steps = max((len(s.in_force) for s in schedules.values()), default=1)
     columns = [[schedules[key].entries[j] for j in schedules[key].in_force]
                if key in schedules else [key] * steps for key in keys]
-    combos = dict.fromkeys(zip(*columns, strict=True))
-    return [tuple(priors[name] for name in combo) for combo in combos]
+    return list(dict.fromkeys(zip(*columns, strict=True)))
 
 
 def support(priors: dict[str, Prior], key: str) -> tuple[float, float]:
@@ -583,16 +583,18 @@ def support(priors: dict[str, Prior], key: str) -> tuple[float, float]:
 def _check_joint(priors: dict[str, Prior], schedules: dict[str, Schedule], path: str,
                  blame: Blame = _unblamed) -> None:
     """Constraints between priors (for schedules, between the entries in force together)."""
-    for killed, missing in _entries_in_force(priors, schedules,
-                                             ("losses.killed_share", "losses.missing_share")):
-        killed_high = killed.effective_support()[1]
-        missing_high = missing.effective_support()[1]
+    for killed, missing in _entries_in_force(schedules, ("losses.killed_share",
+                                                         "losses.missing_share")):
+        killed_high = priors[killed].effective_support()[1]
+        missing_high = priors[missing].effective_support()[1]
         if killed_high + missing_high > 1:
+            together = (f" ({killed} and {missing}, in force together)"
+                        if ENTRY_MARK in killed + missing else "")
             raise ConfigError(
                 path, blame("losses.missing_share", "losses.killed_share"),
-                f"killed_share + missing_share must not exceed 1, but their priors (in force "
-                f"together) reach {killed_high:.3g} + {missing_high:.3g}; use bounded priors "
-                "(pert, triangular, uniform)",
+                f"killed_share + missing_share must not exceed 1, but their priors{together} "
+                f"reach {killed_high:.3g} + {missing_high:.3g}; use bounded priors (pert, "
+                "triangular, uniform)",
             )
     at_start = {key: (priors[schedules[key].entries[schedules[key].in_force[0]]]
                       if key in schedules else priors[key])

@@ -102,8 +102,8 @@ def exchange_rate(p: Params, innovations: np.ndarray | None, days: np.ndarray,
     -----
     log X_{k+1} = log X_k + mu_X D_k / 365.25 + sigma_X sqrt(D_k / 365.25) z_k. When
     ``fx.rub_per_usd`` is a schedule, its entries are the known path: X_k is the entry in
-    force for the steps starting on or before the last entry's date, and the walk starts
-    from the last of them.
+    force (exactly) up to the first step in which the last entry is in force, and the walk
+    runs on from it.
     """
     dt_years = days / DAYS_PER_YEAR
     drift, volatility = p["fx.drift"], p["fx.volatility"]
@@ -112,7 +112,7 @@ def exchange_rate(p: Params, innovations: np.ndarray | None, days: np.ndarray,
     if schedule is None:
         known = 1
         np.log(p["fx.rub_per_usd"], out=log_x[0])
-    else:
+    else:  # the known rates, exactly as given; the walk runs on from the last of them
         known = schedule.known_steps
         known_rub_per_usd = step_values(p, "fx.rub_per_usd", schedules)
         if known_rub_per_usd.ndim == 2:
@@ -127,7 +127,10 @@ def exchange_rate(p: Params, innovations: np.ndarray | None, days: np.ndarray,
             shock *= innovations[k - 1]
             step += shock
         np.add(log_x[k - 1], step, out=log_x[k])
-    return np.exp(log_x, out=log_x)
+    rub_per_usd = np.exp(log_x, out=log_x)
+    if schedule is not None:
+        rub_per_usd[:known] = known_rub_per_usd
+    return rub_per_usd
 
 
 def _row(values: np.ndarray, k: int) -> np.ndarray:

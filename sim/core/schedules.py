@@ -34,8 +34,8 @@ class Schedule:
         Index into `entries` of the entry in force at each step start t_k: the latest
         entry dated <= t_k.
     known_steps : int
-        Steps whose start lies on or before the last entry's date (at least 1): for the
-        exchange rate, the steps of the known path.
+        Steps up to the first one in which the last entry is in force (all steps when
+        it never is; at least 1): for the exchange rate, the steps of the known path.
     """
 
     entries: tuple[str, ...]
@@ -80,7 +80,8 @@ def build_schedule(key: str, dates: Sequence[dt.date], starts: np.ndarray) -> Sc
     in_force = np.searchsorted(days, starts, side="right") - 1
     if in_force[0] < 0:
         raise ValueError(f"the first entry of {key} is dated after the first step start")
-    known = max(1, int(np.count_nonzero(starts <= days[-1])))
+    last = np.flatnonzero(in_force == len(dates) - 1)
+    known = int(last[0]) + 1 if last.size else len(starts)
     return Schedule(tuple(entry_key(key, d) for d in dates), in_force, known)
 
 
