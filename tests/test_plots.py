@@ -100,7 +100,7 @@ def test_manpower_balance_lines(run, tmp_path):
 def test_claims_chart_one_marker_per_claim(run, tmp_path):
     ax = plots.claims_chart(run)
     claims = next(line for line in ax.lines if line.get_label() == "claim")
-    assert len(claims.get_xdata()) == 4 and len(ax.get_yticklabels()) == 4
+    assert len(claims.get_xdata()) == 7 and len(ax.get_yticklabels()) == 7
     assert _has_units(ax.get_xlabel())
     _check_saves(ax, tmp_path)
 

@@ -29,6 +29,7 @@ from sim.config.observations import Observation, ObservationSet, load_observatio
 from sim.config.scenario import Claim
 from sim.core.variables import VARIABLES, outputs_for
 from sim.errors import ResourceError, UserError
+from sim.priors.sampling import uncertain_keys
 
 from .conftest import CONFIGS, REPO, run_cli
 
@@ -101,7 +102,8 @@ def test_cli_sensitivity_refuses_samples_that_cannot_fit(capsys):
         status, out, err = run_cli("sensitivity", BASELINE, "--outcome", OUTCOME,
                                    "--samples", 2**30, capsys=capsys)
     line = _one_line_refusal(status, err, "--samples", time.perf_counter() - started)
-    assert "(21 + 2) x 1073741824 model runs" in line and "GiB is available" in line
+    d = len(uncertain_keys(sim.load_scenario(BASELINE).priors))  # Saltelli: d + 2 runs
+    assert f"({d} + 2) x 1073741824 model runs" in line and "GiB is available" in line
     fit = _fit(line)
     assert fit & (fit - 1) == 0 and fit < 2**30, line
     assert out == ""

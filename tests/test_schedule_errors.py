@@ -96,6 +96,16 @@ BAD = {
                         **UNCERTAIN))
         + CORRELATION.format(a="recruitment.per_month", b="bonus.federal_rub"),
         "correlations[0].b", "is a schedule"),
+    "bonus jump too big for the elasticity": (
+        minimal(recruitment={"bonus_elasticity": 10.0},
+                bonus={"federal_rub": schedule({D(2024, 1, 1): 1, D(2025, 3, 1): 1e15}),
+                       "regional_rub": 0}),
+        "recruitment.bonus_elasticity", "could overflow"),
+    "bonus can fall to zero with a negative elasticity": (
+        minimal(recruitment={"bonus_elasticity": -0.5},
+                bonus={"federal_rub": schedule({D(2024, 1, 1): 4e5, D(2025, 3, 1): 0}),
+                       "regional_rub": 0}),
+        "recruitment.bonus_elasticity", "could overflow"),
     "correlated schedule entry": (
         to_toml(minimal(fx={"rub_per_usd": schedule({D(2024, 8, 1): "80 to 90"})},
                         **UNCERTAIN))

@@ -31,7 +31,7 @@ def small_run(baseline):
 
 def test_layout_dims_and_core_names(small_run):
     ds = small_run
-    assert ds.sizes == {"sample": N_ODD, "time": 24, "time_bound": 25, "year": 2, "claim": 4,
+    assert ds.sizes == {"sample": N_ODD, "time": 24, "time_bound": 25, "year": 2, "claim": 7,
                         "quantile": 7, "payer": 2, "item": 3}
     for name in ("force_persons", "recruits_persons", "casualties_persons",
                  "irrecoverable_losses_persons", "bonus_rub_per_recruit",

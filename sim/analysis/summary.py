@@ -112,6 +112,7 @@ def outcome_table(ds: xr.Dataset) -> pd.DataFrame:
 
 PAYER_BUDGETS = {
     "federal": (("federal_manpower_share_of_federal_spending_by_year", "federal spending"),
+                ("federal_manpower_share_of_federal_revenue_by_year", "federal revenue"),
                 ("federal_manpower_share_of_defense_by_year", "defence budget")),
     "regional": (("regional_manpower_share_of_regional_spending_by_year", "regional spending"),
                  ("regional_manpower_share_of_regional_revenue_by_year", "regional revenue")),

@@ -64,6 +64,11 @@ def claim_values(outputs: dict[str, np.ndarray], weighted: list[tuple[str, np.nd
     for i, (variable, weights) in enumerate(weighted):
         if weights.ndim == 1:
             values[i] = weights @ outputs[variable]
-        else:
-            values[i] = np.tensordot(weights, outputs[variable], axes=weights.ndim)
+            continue
+        # A ledger claim: each (payer, item) entry it weighs, as a (K,) @ (K, n) product
+        # like every other claim (a product over all axes at once would sum in an order
+        # that depends on the chunk's size, and chunking must change no number).
+        values[i] = 0.0
+        for p, item in zip(*np.nonzero(np.any(weights != 0, axis=0)), strict=True):
+            values[i] += weights[:, p, item] @ outputs[variable][:, p, item]
     return values

@@ -369,6 +369,7 @@ def _validate(raw: dict, path: str, files: tuple[str, ...],
             priors[key] = _prior_value(value, path, key)
     _check_joint(priors, schedules, path, blame)
     _check_growth(priors, months, path, blame)
+    _check_bonus_jumps(priors, schedules, path, blame)
     correlations = _correlations(raw, path, priors)
     claims = tuple(
         _claim(entry, path, i, grid) for i, entry in enumerate(_table_list(raw, path, "claims"))
@@ -480,6 +481,41 @@ def _check_growth(priors: dict[str, Prior], months: int, path: str,
                       f"(mostly {main}) over the {months}-month horizon (time.months), more "
                       f"than {MAX_GROWTH_FACTOR:.0e}-fold, which could overflow; the largest "
                       f"supported horizon for these priors is {largest} months")
+
+
+BONUS_KEYS = ("bonus.federal_rub", "bonus.regional_rub")
+
+
+def _check_bonus_jumps(priors: dict[str, Prior], schedules: dict[str, Schedule], path: str,
+                       blame: Blame = _unblamed) -> None:
+    """Refuse bonus schedules whose jumps, through the bonus elasticity, could overflow.
+
+    Recruits scale by b^eps with b = B_k / B_0; a schedule's entries can move B_k far from
+    B_0 in one step, which `_check_growth` (rates per year) does not see. The bound is
+    eps times the largest log ratio between the entries' supports and the bonus at the
+    start, either way (a bonus that can fall to zero with a negative elasticity is refused).
+    """
+    eps_low, eps_high = support(priors, "recruitment.bonus_elasticity")
+    if not any(key in schedules for key in BONUS_KEYS) or eps_low == eps_high == 0:
+        return
+    start = [priors[schedules[key].entries[schedules[key].in_force[0]]] if key in schedules
+             else priors[key] for key in BONUS_KEYS]
+    low0 = sum(prior.effective_support()[0] for prior in start)
+    high0 = sum(prior.effective_support()[1] for prior in start)
+    low_all = sum(support(priors, key)[0] for key in BONUS_KEYS)
+    high_all = sum(support(priors, key)[1] for key in BONUS_KEYS)
+    up = math.log(high_all / low0)  # low0 > 0: `_check_joint`
+    down = math.log(high0 / low_all) if low_all > 0 else math.inf
+    exponent = max(eps_high * up, -eps_low * down if eps_low < 0 else 0.0)
+    if exponent <= math.log(MAX_GROWTH_FACTOR):
+        return
+    raise ConfigError(path, blame("recruitment.bonus_elasticity", *BONUS_KEYS),
+                      f"the bonus schedules' entries reach {low_all:.3g} to {high_all:.3g} RUB "
+                      f"against {low0:.3g} to {high0:.3g} at time.start, so with "
+                      f"bonus_elasticity {eps_low:.3g} to {eps_high:.3g} recruits could scale "
+                      f"up to e^{exponent:.3g}-fold, more than {MAX_GROWTH_FACTOR:.0e}-fold, "
+                      "which could overflow; expected entries closer to the starting bonus "
+                      "or a smaller elasticity")
 
 
 def _check_design(design: str, samples: int, path: str, key: str = "run.samples") -> None:

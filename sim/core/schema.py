@@ -13,7 +13,12 @@ from typing import Any
 REQUIRED = object()
 """Marker for a key without a default."""
 
-OPTIONAL = object()
+class _Optional:
+    def __repr__(self) -> str:
+        return "optional"
+
+
+OPTIONAL = _Optional()
 """Marker for a prior that may be left out (an optional budget denominator): absent, it
 is not sampled and the outputs that need it are not made."""
 
@@ -155,17 +160,19 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
     },
     "bonus": {
-        "federal_rub": Key("RUB/recruit", "Federal signing bonus at start (B_fed).",
+        "federal_rub": Key("RUB/recruit", "Federal signing bonus (B_fed; at start, or a schedule).",
                            domain="nonnegative"),
         "federal_growth": Key("1/year", "Annual nominal growth of the federal bonus.", 0.0,
                               "growth"),
-        "regional_rub": Key("RUB/recruit", "Average regional signing bonus at start (B_reg).",
+        "regional_rub": Key("RUB/recruit",
+                            "Average regional signing bonus (B_reg; at start, or a schedule).",
                             domain="nonnegative"),
         "regional_growth": Key("1/year", "Annual nominal growth of the regional bonus.", 0.0,
                                "growth"),
     },
     "fx": {
-        "rub_per_usd": Key("RUB/USD", "Exchange rate at start (X_0).", domain="positive"),
+        "rub_per_usd": Key("RUB/USD", "Exchange rate at start (X_0), or a schedule of known "
+                           "rates (the path up to its last entry).", domain="positive"),
         "drift": Key("1/year", "Annual drift of log RUB per USD (mu_X).", 0.0, "rate"),
         "volatility": Key("1/sqrt(year)", "Annual volatility of log RUB per USD (sigma_X).",
                           0.0, "spread"),

@@ -105,10 +105,12 @@ VARIABLES: dict[str, Variable] = {
         STEP, per_day(USD), "daily bonus spend (USD)",
         "Signing-bonus spending per day converted at the step's exchange rate, S_k / D_k / X_k."),
     "pay_rub": Variable(STEP, RUB, "soldier pay",
-                        f"Pay of the deployed force {_PER_STEP}, P_sol (1+g)^tau F_k D_k/M."),
+                        f"Pay of the deployed force {_PER_STEP}, P_k F_k D_k/M, with P_k the "
+                        "monthly pay in force grown at pay.growth (all federal)."),
     "compensation_rub": Variable(
         STEP, RUB, "compensation",
-        f"Death and injury payments {_PER_STEP}, C_kia kappa c_k + C_wia w_k."),
+        f"Death and injury payments {_PER_STEP}, federal and regional: (C_kia + regional "
+        "top-up) kappa c_k + (C_wia + regional top-up) w_k."),
     "manpower_cost_rub": Variable(STEP, RUB, "manpower cost",
                                   f"Bonus spend + pay + compensation {_PER_STEP}."),
     "manpower_cost_rub_per_day": Variable(STEP, per_day(RUB), "daily manpower cost",
@@ -200,11 +202,13 @@ VARIABLES: dict[str, Variable] = {
 
 for _name in PAYER_RATIOS:  # each ratio by payer, per calendar year
     _v = VARIABLES[_name]
+    _payer, _, _budget = _v.long_name.partition(" / ")
     VARIABLES[f"{_name}_by_year"] = Variable(
         YEARLY, _v.units, f"{_v.long_name}, per calendar year",
-        f"{_v.description} Per calendar year: the year's spend over the budget amounts in "
-        "force on its days.", requires=_v.requires)
-del _name, _v
+        f"The {_payer} falling in each calendar year over the {_budget} for the same days "
+        "(the annual amounts in force on them, times days / 365.25); see year_days.",
+        requires=_v.requires)
+del _name, _v, _payer, _budget
 
 
 def outputs_for(given: Container[str]) -> list[str]:
