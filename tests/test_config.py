@@ -24,7 +24,7 @@ def test_shipped_configs_load_and_every_uncertain_prior_cites_a_source():
 def test_baseline_matches_the_seed_article():
     scenario = load_scenario(CONFIGS / "baseline.toml")
     assert scenario.grid.start == dt.date(2025, 1, 1) and scenario.grid.n_steps == 24
-    assert len(scenario.claims) == 7  # the seed article's four; Kluge's in RUB, federal and regional
+    assert len(scenario.claims) == 7  # the seed article's 4; Kluge's in RUB, federal, regional
     recruits = scenario.priors["recruitment.per_month"]
     assert recruits.quantile(0.05) == pytest.approx(50_000)
     assert recruits.quantile(0.95) == pytest.approx(60_000)

@@ -160,7 +160,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
     },
     "bonus": {
-        "federal_rub": Key("RUB/recruit", "Federal signing bonus (B_fed; at start, or a schedule).",
+        "federal_rub": Key("RUB/recruit",
+                           "Federal signing bonus (B_fed; at start, or a schedule).",
                            domain="nonnegative"),
         "federal_growth": Key("1/year", "Annual nominal growth of the federal bonus.", 0.0,
                               "growth"),
