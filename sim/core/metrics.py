@@ -6,6 +6,8 @@ Pure NumPy, time-major like `sim.core.model`: per-step arrays are (K, n), stocks
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from sim.core.model import PAYERS, Params
@@ -18,6 +20,11 @@ BUDGET_DENOMINATORS = {
     "gdp": "budget.gdp_rub",
 }
 """Annual denominators of the strain ratios: output suffix -> config key."""
+
+BUDGET_KEYS = (*BUDGET_DENOMINATORS.values(), "budget.nwf_liquid_rub",
+               "budget.federal_revenue_rub", "budget.regional_spending_rub",
+               "budget.regional_revenue_rub")
+"""Every budget amount (the growth rate aside)."""
 
 FLOW_NAMES = {
     "recruits": "recruits_persons",
@@ -59,39 +66,77 @@ def budget_growth(p: Params, schedules: Schedules, years: np.ndarray, days: np.n
     return 1.0 if log_grown is None else np.exp(log_grown, out=log_grown)
 
 
-def budget_rub(p: Params, key: str, schedules: Schedules, grown: np.ndarray | float,
-               years: np.ndarray, days: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class BudgetPath:
+    """An annual budget amount (or the NWF stock) per step, kept as pieces: ``values[i]``
+    applies to the steps ``steps[i]``, as (n,) when constant over them, else one row per
+    step [RUB/year or RUB]. A budget law per year is one (n,) draw per year, so ratios
+    over it cost one division per step and nothing is materialised as (K, n)."""
+
+    steps: tuple[slice, ...]
+    values: tuple[np.ndarray, ...]
+
+    def scaled(self, divisor: float) -> BudgetPath:
+        """The path divided by `divisor` (new arrays)."""
+        return BudgetPath(self.steps, tuple(np.divide(v, divisor) for v in self.values))
+
+    def divide(self, numerator: np.ndarray) -> np.ndarray:
+        """numerator_k / budget_k, (K, n)."""
+        out = np.empty(numerator.shape)
+        for steps, value in zip(self.steps, self.values, strict=True):
+            np.divide(numerator[steps], value, out=out[steps])
+        return out
+
+    def divided_by(self, denominator: np.ndarray) -> np.ndarray:
+        """budget_k / denominator_k, (K, n)."""
+        out = np.empty(denominator.shape)
+        for steps, value in zip(self.steps, self.values, strict=True):
+            np.divide(value, denominator[steps], out=out[steps])
+        return out
+
+    def weighted_sum(self, weights: np.ndarray) -> np.ndarray:
+        """sum over k of weights[..., k] budget_k: (n,) for (K,) weights, (Y, n) for (Y, K)."""
+        total = 0.0
+        for steps, value in zip(self.steps, self.values, strict=True):
+            w = weights[..., steps]
+            total = total + (w @ value if value.ndim == 2 else
+                             np.multiply.outer(w.sum(axis=-1), value))
+        return total
+
+
+def budget_path(p: Params, key: str, schedules: Schedules, grown: np.ndarray | float,
+                years: np.ndarray, days: np.ndarray) -> BudgetPath:
     """An annual budget amount (or the NWF stock) in force at each step start, grown at
-    budget.growth: (K, n), or (n,) when it neither grows nor changes [RUB or RUB/year].
+    budget.growth [RUB/year or RUB].
 
     `grown` is `budget_growth`'s result; a key without a schedule is ``p[key] * grown``,
-    as in version 1. The result is always a new array (callers scale it in place).
+    as in version 1. A schedule without budget growth is one piece per entry in force.
     """
-    if key in schedules:
-        out = np.empty((len(days), len(p["force.initial_persons"])))
-        return grown_amount(p, key, "budget.growth", schedules, years, days, out=out)
-    return np.multiply(p[key], grown)
+    whole = (slice(None),)
+    schedule = schedules.get(key)
+    if schedule is None:
+        return BudgetPath(whole, (np.multiply(p[key], grown),))
+    if np.ndim(grown) == 0 and grown == 1.0:
+        starts = np.flatnonzero(np.diff(schedule.in_force, prepend=-1))
+        stops = [*starts[1:], len(schedule.in_force)]
+        return BudgetPath(tuple(slice(a, b) for a, b in zip(starts, stops, strict=True)),
+                          tuple(p[schedule.entries[schedule.in_force[a]]] for a in starts))
+    return BudgetPath(whole, (grown_amount(p, key, "budget.growth", schedules, years, days),))
 
 
-def strain_ratios(p: Params, bonus_per_day_rub: np.ndarray, manpower_per_day_rub: np.ndarray,
-                  payer_per_day_rub: dict[str, np.ndarray], years: np.ndarray,
-                  days: np.ndarray, grown: np.ndarray | float,
-                  schedules: Schedules = NO_SCHEDULES) -> dict[str, np.ndarray]:
+def strain_ratios(bonus_per_day_rub: np.ndarray, manpower_per_day_rub: np.ndarray,
+                  payer_per_day_rub: dict[str, np.ndarray], budgets: dict[str, BudgetPath]
+                  ) -> dict[str, np.ndarray]:
     """Annualised spend over each annual budget denominator, per step [1], (K, n).
 
     Parameters
     ----------
-    p : mapping of str to ndarray
-        Sampled parameters.
     bonus_per_day_rub, manpower_per_day_rub : ndarray, shape (K, n)
         Totals over payers [RUB/day].
     payer_per_day_rub : dict of str to ndarray
         Manpower spend per day of each payer (``"federal"``, ``"regional"``) [RUB/day].
-    years, days : ndarray, shape (K,)
-        tau_k [year] and D_k [days].
-    grown : ndarray (K, n) or float
-        `budget_growth`'s result.
-    schedules : mapping of str to Schedule
+    budgets : dict of str to BudgetPath
+        Every budget key the config gives (`budget_path`).
 
     Notes
     -----
@@ -102,25 +147,23 @@ def strain_ratios(p: Params, bonus_per_day_rub: np.ndarray, manpower_per_day_rub
     """
     ratios = {}
     for suffix, key in BUDGET_DENOMINATORS.items():
-        budget = budget_rub(p, key, schedules, grown, years, days)
-        budget /= DAYS_PER_YEAR
-        ratios[f"bonus_share_of_{suffix}"] = np.divide(bonus_per_day_rub, budget)
-        ratios[f"manpower_share_of_{suffix}"] = np.divide(manpower_per_day_rub, budget)
+        per_day = budgets[key].scaled(DAYS_PER_YEAR)
+        ratios[f"bonus_share_of_{suffix}"] = per_day.divide(bonus_per_day_rub)
+        ratios[f"manpower_share_of_{suffix}"] = per_day.divide(manpower_per_day_rub)
     for name, (payer, key) in PAYER_RATIOS.items():
-        if has_key(p, key, schedules):
-            budget = budget_rub(p, key, schedules, grown, years, days)
-            budget /= DAYS_PER_YEAR
-            ratios[name] = np.divide(payer_per_day_rub[payer], budget)
-    nwf_days = budget_rub(p, "budget.nwf_liquid_rub", schedules, grown, years, days)
-    nwf_days /= DAYS_PER_YEAR  # NWF / 365.25 over spend per day: years of spend
-    with np.errstate(divide="ignore"):  # no federal spend: the fund lasts for ever
-        ratios["nwf_cover_years"] = np.divide(nwf_days, payer_per_day_rub["federal"])
+        if key in budgets:
+            ratios[name] = budgets[key].scaled(DAYS_PER_YEAR).divide(payer_per_day_rub[payer])
+    # NWF / 365.25 over spend per day: years of spend; no federal spend: for ever (inf)
+    nwf_days = budgets["budget.nwf_liquid_rub"].scaled(DAYS_PER_YEAR)
+    with np.errstate(divide="ignore"):
+        ratios["nwf_cover_years"] = nwf_days.divided_by(payer_per_day_rub["federal"])
     return ratios
 
 
 def horizon_summaries(result: dict[str, np.ndarray], p: Params, days: np.ndarray,
-                      years: np.ndarray, year_weights: np.ndarray, grown: np.ndarray | float,
-                      schedules: Schedules = NO_SCHEDULES) -> dict[str, np.ndarray]:
+                      year_weights: np.ndarray, grown: np.ndarray | float,
+                      budgets: dict[str, BudgetPath], schedules: Schedules = NO_SCHEDULES
+                      ) -> dict[str, np.ndarray]:
     """Per-sample summaries over the whole horizon and per calendar year.
 
     Parameters
@@ -129,12 +172,14 @@ def horizon_summaries(result: dict[str, np.ndarray], p: Params, days: np.ndarray
         Output of `derive` so far (per-step and stock variables).
     p : mapping of str to ndarray
         Sampled parameters, (n,) each.
-    days, years : ndarray, shape (K,)
-        D_k [days] and tau_k [year].
+    days : ndarray, shape (K,)
+        D_k [days].
     year_weights : ndarray, shape (K, Y)
         Share of each step in each calendar year.
     grown : ndarray (K, n) or float
         `budget_growth`'s result.
+    budgets : dict of str to BudgetPath
+        Every budget key the config gives (`budget_path`).
     schedules : mapping of str to Schedule
 
     Returns
@@ -159,24 +204,17 @@ def horizon_summaries(result: dict[str, np.ndarray], p: Params, days: np.ndarray
     def over_horizon(key: str) -> np.ndarray:
         """The budget `key` for the horizon's days [RUB], (n,)."""
         if key in schedules:
-            return (days / DAYS_PER_YEAR) @ budget_rub(p, key, schedules, grown, years, days)
+            return budgets[key].weighted_sum(days / DAYS_PER_YEAR)
         factor = grown * np.ones((len(days), 1)) if np.ndim(grown) == 0 else grown
         return p[key] * ((days / DAYS_PER_YEAR) @ factor)  # version 1's order
-
-    def per_year(key: str) -> np.ndarray:
-        """The budget `key` for each calendar year's days [RUB], (Y, n)."""
-        budget = budget_rub(p, key, schedules, grown, years, days)
-        if budget.ndim == 1:
-            return np.multiply.outer(years_of_step.sum(axis=1), budget)
-        return years_of_step @ budget
 
     defense_over_horizon = over_horizon("budget.defense_rub")
     spend = result["spend_rub"]
     spend_by_year = (by_year @ spend.reshape(len(days), -1)).reshape(
         (by_year.shape[0], *spend.shape[1:]))
     payer_by_year = {payer: spend_by_year[:, i].sum(axis=1) for i, payer in enumerate(PAYERS)}
-    shares = {f"{name}_by_year": payer_by_year[payer] / per_year(key)
-              for name, (payer, key) in PAYER_RATIOS.items() if has_key(p, key, schedules)}
+    shares = {f"{name}_by_year": payer_by_year[payer] / budgets[key].weighted_sum(years_of_step)
+              for name, (payer, key) in PAYER_RATIOS.items() if key in budgets}
     return {
         "force_change_persons": force[-1] - force[0],
         "months_of_decline": (result["net_change_persons"] < 0).T @ months,
@@ -255,7 +293,8 @@ def derive(model_out: dict[str, np.ndarray], p: Params, days: np.ndarray, years:
         spend_rub=spend,
     )
     grown = budget_growth(p, schedules, years, days)
-    out.update(strain_ratios(p, bonus_per_day, manpower_per_day, payer_per_day, years, days,
-                             grown, schedules))
-    out.update(horizon_summaries(out, p, days, years, year_weights, grown, schedules))
+    budgets = {key: budget_path(p, key, schedules, grown, years, days)
+               for key in BUDGET_KEYS if has_key(p, key, schedules)}
+    out.update(strain_ratios(bonus_per_day, manpower_per_day, payer_per_day, budgets))
+    out.update(horizon_summaries(out, p, days, year_weights, grown, budgets, schedules))
     return out

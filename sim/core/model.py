@@ -114,10 +114,8 @@ def exchange_rate(p: Params, innovations: np.ndarray | None, days: np.ndarray,
         np.log(p["fx.rub_per_usd"], out=log_x[0])
     else:  # the known rates, exactly as given; the walk runs on from the last of them
         known = schedule.known_steps
-        known_rub_per_usd = step_values(p, "fx.rub_per_usd", schedules)
-        if known_rub_per_usd.ndim == 2:
-            known_rub_per_usd = known_rub_per_usd[:known]
-        np.log(known_rub_per_usd, out=log_x[:known])  # (n,) is broadcast over the steps
+        last = p[schedule.entries[schedule.in_force[known - 1]]]
+        np.log(last, out=log_x[known - 1])
     step, shock = np.empty_like(drift), np.empty_like(drift)
     for k in range(known, len(days)):  # one row at a time: no (K, n) temporaries
         dt = dt_years[k - 1]
@@ -127,9 +125,12 @@ def exchange_rate(p: Params, innovations: np.ndarray | None, days: np.ndarray,
             shock *= innovations[k - 1]
             step += shock
         np.add(log_x[k - 1], step, out=log_x[k])
-    rub_per_usd = np.exp(log_x, out=log_x)
-    if schedule is not None:
-        rub_per_usd[:known] = known_rub_per_usd
+    if schedule is None:
+        return np.exp(log_x, out=log_x)
+    rub_per_usd = log_x
+    np.exp(log_x[known:], out=rub_per_usd[known:])
+    for k in range(known):  # the known path, row by row (no (K, n) gather)
+        rub_per_usd[k] = p[schedule.entries[schedule.in_force[k]]]
     return rub_per_usd
 
 
