@@ -35,6 +35,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_write.py
 	$(BIN)/python benchmarks/bench_batch.py
 	$(BIN)/python benchmarks/bench_calibration.py
+	$(BIN)/python benchmarks/bench_history.py
 
 golden: venv
 	$(BIN)/python tests/make_golden.py
