@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import sim
 from sim.core.metrics import derive
 from sim.core.model import Noise, run_model
-from sim.core.schema import SCHEMA
+from sim.core.schema import OPTIONAL, REQUIRED, SCHEMA
 from sim.core.timegrid import build_time_grid
 from sim.errors import ConfigError
 from sim.priors.sampling import SEED_BLOCK_SAMPLES
@@ -21,6 +21,10 @@ from sim.priors.sampling import SEED_BLOCK_SAMPLES
 from .conftest import MINIMAL, assert_same_run, minimal, to_toml
 
 N = 4  # samples per example
+
+DEFAULTS = {f"{s}.{k}": np.full(N, float(key.default)) for s, keys in SCHEMA.items()
+            for k, key in keys.items() if key.is_prior and key.default not in (REQUIRED, OPTIONAL)}
+"""Every prior with a default (so keys the ranges below leave out are at their defaults)."""
 
 # Valid ranges for each parameter (inside its domain, wide enough to reach edge cases).
 RANGES = {
@@ -58,6 +62,13 @@ RANGES = {
     "budget.nwf_liquid_rub": (1e12, 1e13),
     "budget.regional_revenue_rub": (1e13, 4e13),
     "budget.growth": (-0.2, 0.3),
+    # version 2: training, the reserve, payment delays, take-up, declarations
+    "recruitment.training_months": (0.0, 3.0),
+    "recruitment.deployed_share": (0.5, 1.0),
+    "compensation.delay_months": (0.0, 6.0),
+    "compensation.take_up_share": (0.5, 1.0),
+    "losses.missing_declared_dead_share": (0.0, 1.0),
+    "losses.missing_declaration_months": (0.0, 12.0),
 }
 
 
@@ -69,7 +80,7 @@ def model_inputs(draw, step=None):
     grid = build_time_grid(dt.date(2025, draw(st.integers(1, 12)), 1), months, step)
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
-    p = {key: rng.uniform(lo, hi, N) for key, (lo, hi) in RANGES.items()}
+    p = {**DEFAULTS, **{key: rng.uniform(lo, hi, N) for key, (lo, hi) in RANGES.items()}}
     noise = Noise(*(rng.standard_normal((grid.n_steps, N)) for _ in range(3)))
     mode = draw(st.sampled_from(["absolute", "proportional"]))
     return p, noise, grid, mode
@@ -82,19 +93,22 @@ def _run(p, noise, grid, mode):
 
 @given(model_inputs())
 def test_conservation_identity(inputs):
+    """F_K + W_K + T_K + Q_K = F_0 + sum r - sum L - sum o (training and reserve too)."""
     out, _ = _run(*inputs)
     f, w = out["force"], out["wounded_in_recovery"]
-    lhs = f[-1] + w[-1]
+    t, q = out["training"], out["reserve"]
+    lhs = f[-1] + w[-1] + t[-1] + q[-1]
     rhs = f[0] + out["recruits"].sum(0) - out["irrecoverable_losses"].sum(0) - out[
         "other_exits"].sum(0)
     scale = f[0] + out["recruits"].sum(0) + out["casualties"].sum(0)
     assert np.all(np.abs(lhs - rhs) <= 1e-12 * scale * len(f))
-    # Step by step: stock change = flows in the step.
+    # Step by step: change of the paid stocks = flows in the step.
     np.testing.assert_allclose(
-        np.diff(f, axis=0),
+        np.diff(f + t + q, axis=0),
         out["recruits"] - out["casualties"] + out["returns"] - out["other_exits"],
         atol=1e-9 * scale.max())
     assert np.all(f >= 0) and np.all(w >= 0) and np.all(out["other_exits"] >= 0)
+    assert np.all(t >= 0) and np.all(q >= 0)
 
 
 @given(model_inputs())

@@ -464,8 +464,8 @@ def scheduled_inputs(draw):
     grid = build_time_grid(start, months, step)
     horizon_days = (grid.end - start).days
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    p = {key: rng.uniform(lo, hi, N)
-         for key, (lo, hi) in {**SCHEDULED_RANGES, **OTHER_RANGES}.items()}
+    p = {**params(n=N), **{key: rng.uniform(lo, hi, N)
+                           for key, (lo, hi) in {**SCHEDULED_RANGES, **OTHER_RANGES}.items()}}
     keys = draw(st.lists(st.sampled_from(sorted(SCHEDULED_RANGES)), min_size=1, max_size=6,
                          unique=True))
     entries = {}

@@ -28,6 +28,7 @@ from sim.core.schema import (
     ENTRY_MARK,
     LEDGER_CLAIM_KEYS,
     OPTIONAL,
+    OPTIONAL_SECTIONS,
     REQUIRED,
     SCHEMA,
     TOP_LEVEL_KEYS,
@@ -358,6 +359,8 @@ def _validate(raw: dict, path: str, files: tuple[str, ...],
     schedules: dict[str, Schedule] = {}
     for key in prior_keys(loss_mode):
         section, name = key.split(".")
+        if section in OPTIONAL_SECTIONS and section not in raw:
+            continue
         value = raw.get(section, {}).get(name, key_spec(key).default)
         if value is OPTIONAL:
             continue
@@ -367,6 +370,10 @@ def _validate(raw: dict, path: str, files: tuple[str, ...],
             schedules[key] = build_schedule(key, [date for date, _ in entries], grid.starts)
         else:
             priors[key] = _prior_value(value, path, key)
+    if "regional_response" in raw and "budget.regional_revenue_rub" not in {
+            base_key(name) for name in priors}:
+        raise ConfigError(path, "regional_response", "the regions' response needs their "
+                          "revenue: expected budget.regional_revenue_rub [RUB/year]")
     _check_joint(priors, schedules, path, blame)
     _check_growth(priors, months, path, blame)
     _check_bonus_jumps(priors, schedules, path, blame)

@@ -6,12 +6,11 @@ Pure NumPy, time-major like `sim.core.model`: per-step arrays are (K, n), stocks
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from sim.core.budgets import BudgetPath, budget_growth, budget_path, has_key
 from sim.core.model import PAYERS, Params
-from sim.core.schedules import NO_SCHEDULES, Schedules, grown_amount, log_growth
+from sim.core.schedules import NO_SCHEDULES, Schedules
 from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 BUDGET_DENOMINATORS = {
@@ -37,8 +36,20 @@ FLOW_NAMES = {
     "other_exits": "other_exits_persons",
     "force": "force_persons",
     "wounded_in_recovery": "wounded_in_recovery_persons",
+    "training": "training_persons",
+    "reserve": "reserve_persons",
+    "missing_awaiting_declaration": "missing_awaiting_declaration_persons",
 }
 """Model result name -> output variable name, for the manpower quantities."""
+
+RESPONSE_NAMES = {
+    "regional_bonus_multiplier": "regional_bonus_multiplier",
+    "regional_stress": "regional_stress",
+    "regional_bonus_rub_per_recruit": "regional_bonus_rub_per_recruit",
+    "first_cut_days": "first_cut_date",
+    "months_cutting": "months_cutting",
+}
+"""Model result name -> output name of the regions' response (made only with it)."""
 
 
 PAYER_RATIOS = {
@@ -51,77 +62,6 @@ PAYER_RATIOS = {
 }
 """Ratios by payer: output name -> (payer, annual denominator). A ratio is made when its
 denominator is in the config (the optional ones may be left out)."""
-
-
-def has_key(p: Params, key: str, schedules: Schedules) -> bool:
-    """True when the config gives `key` (as a prior or as a schedule)."""
-    return key in p or key in schedules
-
-
-def budget_growth(p: Params, schedules: Schedules, years: np.ndarray, days: np.ndarray
-                  ) -> np.ndarray | float:
-    """exp(G_k) at the rate budget.growth, (K, n), or 1.0 when it is zero throughout (for a
-    constant rate, version 1's (1 + g)^tau_k)."""
-    log_grown = log_growth(p, "budget.growth", schedules, years, days)
-    return 1.0 if log_grown is None else np.exp(log_grown, out=log_grown)
-
-
-@dataclass(frozen=True)
-class BudgetPath:
-    """An annual budget amount (or the NWF stock) per step, kept as pieces: ``values[i]``
-    applies to the steps ``steps[i]``, as (n,) when constant over them, else one row per
-    step [RUB/year or RUB]. A budget law per year is one (n,) draw per year, so ratios
-    over it cost one division per step and nothing is materialised as (K, n)."""
-
-    steps: tuple[slice, ...]
-    values: tuple[np.ndarray, ...]
-
-    def scaled(self, divisor: float) -> BudgetPath:
-        """The path divided by `divisor` (new arrays)."""
-        return BudgetPath(self.steps, tuple(np.divide(v, divisor) for v in self.values))
-
-    def divide(self, numerator: np.ndarray) -> np.ndarray:
-        """numerator_k / budget_k, (K, n)."""
-        out = np.empty(numerator.shape)
-        for steps, value in zip(self.steps, self.values, strict=True):
-            np.divide(numerator[steps], value, out=out[steps])
-        return out
-
-    def divided_by(self, denominator: np.ndarray) -> np.ndarray:
-        """budget_k / denominator_k, (K, n)."""
-        out = np.empty(denominator.shape)
-        for steps, value in zip(self.steps, self.values, strict=True):
-            np.divide(value, denominator[steps], out=out[steps])
-        return out
-
-    def weighted_sum(self, weights: np.ndarray) -> np.ndarray:
-        """sum over k of weights[..., k] budget_k: (n,) for (K,) weights, (Y, n) for (Y, K)."""
-        total = 0.0
-        for steps, value in zip(self.steps, self.values, strict=True):
-            w = weights[..., steps]
-            total = total + (w @ value if value.ndim == 2 else
-                             np.multiply.outer(w.sum(axis=-1), value))
-        return total
-
-
-def budget_path(p: Params, key: str, schedules: Schedules, grown: np.ndarray | float,
-                years: np.ndarray, days: np.ndarray) -> BudgetPath:
-    """An annual budget amount (or the NWF stock) in force at each step start, grown at
-    budget.growth [RUB/year or RUB].
-
-    `grown` is `budget_growth`'s result; a key without a schedule is ``p[key] * grown``,
-    as in version 1. A schedule without budget growth is one piece per entry in force.
-    """
-    whole = (slice(None),)
-    schedule = schedules.get(key)
-    if schedule is None:
-        return BudgetPath(whole, (np.multiply(p[key], grown),))
-    if np.ndim(grown) == 0 and grown == 1.0:
-        starts = np.flatnonzero(np.diff(schedule.in_force, prepend=-1))
-        stops = [*starts[1:], len(schedule.in_force)]
-        return BudgetPath(tuple(slice(a, b) for a, b in zip(starts, stops, strict=True)),
-                          tuple(p[schedule.entries[schedule.in_force[a]]] for a in starts))
-    return BudgetPath(whole, (grown_amount(p, key, "budget.growth", schedules, years, days),))
 
 
 def strain_ratios(bonus_per_day_rub: np.ndarray, manpower_per_day_rub: np.ndarray,
@@ -291,7 +231,11 @@ def derive(model_out: dict[str, np.ndarray], p: Params, days: np.ndarray, years:
         manpower_cost_usd_per_day=np.divide(manpower_per_day, fx),
         rub_per_usd=fx,
         spend_rub=spend,
+        compensation_owed_rub=model_out["compensation_owed_rub"],
     )
+    for name, output in RESPONSE_NAMES.items():
+        if name in model_out:
+            out[output] = model_out[name]
     grown = budget_growth(p, schedules, years, days)
     budgets = {key: budget_path(p, key, schedules, grown, years, days)
                for key in BUDGET_KEYS if has_key(p, key, schedules)}

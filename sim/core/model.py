@@ -8,12 +8,17 @@ Everything is float64. The equations are those of ``docs/model.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from sim.core.schedules import NO_SCHEDULES, Schedules, grown_amount, log_growth, step_values
+from sim.core.budgets import budget_growth, budget_path
+from sim.core.compensation import build_compensation
+from sim.core.market import build_market
+from sim.core.pipelines import pipeline
+from sim.core.response import build_response
+from sim.core.schedules import NO_SCHEDULES, Schedules, grown_amount, step_values
 from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 Params = Mapping[str, np.ndarray]
@@ -134,22 +139,30 @@ def exchange_rate(p: Params, innovations: np.ndarray | None, days: np.ndarray,
     return rub_per_usd
 
 
+def staged_recruits(p: Params) -> bool:
+    """Recruits pass through training or some go to the reserve (T and Q are not zero)."""
+    return bool(np.any(p["recruitment.training_months"])
+                or np.any(p["recruitment.deployed_share"] != 1))
+
+
 def _row(values: np.ndarray, k: int) -> np.ndarray:
     """Step k's values of a parameter: row k of a scheduled (K, n) array, else the (n,) draw."""
     return values[k] if values.ndim == 2 else values
 
 
 def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | float,
-             days: np.ndarray, loss_mode: str, schedules: Schedules = NO_SCHEDULES
+             days: np.ndarray, loss_mode: str, schedules: Schedules = NO_SCHEDULES,
+             before_step: Callable[[int], None] | None = None,
+             after_step: Callable[[int, np.ndarray], None] | None = None
              ) -> dict[str, np.ndarray]:
-    """Run the force and recovery-pipeline stocks through time.
+    """Run the force, recovery, training and reserve stocks through time.
 
     Parameters
     ----------
     p : mapping of str to ndarray, each (n,)
         Sampled parameters.
     recruits_persons : ndarray, shape (K, n)
-        r_k [persons per step].
+        r_k [persons per step]; row k may be written by `before_step`.
     loss_shock : ndarray (K, n) or float
         Casualty multipliers n_k [1].
     days : ndarray, shape (K,)
@@ -157,22 +170,29 @@ def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | f
     loss_mode : {"absolute", "proportional"}
     schedules : mapping of str to Schedule
         Scheduled keys (`sim.core.schedules`); their values change from step to step.
+    before_step, after_step : callable, optional
+        ``before_step(k)`` at the start of step k (to sign its recruits when they depend
+        on the past: the regions' response, a finite pool); ``after_step(k, c_k)`` after
+        its flows (to pay for them and update the response).
 
     Returns
     -------
     dict of ndarray
-        ``casualties``, ``returns, ``other_exits`` (K, n) [persons per step];
-        ``force``, ``wounded_in_recovery`` (K + 1, n) [persons].
+        ``casualties``, ``returns``, ``other_exits`` (K, n) [persons per step];
+        ``force``, ``wounded_in_recovery``, ``training``, ``reserve`` (K + 1, n)
+        [persons].
 
     Notes
     -----
     c_k = min(C (D_k/M) n_k, F_k) or min(lambda F_k (D_k/M) n_k, F_k);
     returns_k = h_k W_k with h_k = 1 - exp(-D_k / (d M));
-    o_k = min(delta F_k D_k/M, F_k + r_k - c_k + returns_k);
-    F_{k+1} = F_k + r_k - c_k + returns_k - o_k;
+    arrivals from training a_k (`sim.core.pipelines`, a_k = r_k without training);
+    o_k = min(delta F_k D_k/M, F_k + theta_D a_k - c_k + returns_k);
+    F_{k+1} = F_k + theta_D a_k - c_k + returns_k - o_k;
+    Q_{k+1} = Q_k + (1 - theta_D) a_k - oQ_k, oQ_k = min(delta Q_k D_k/M, Q_k + (1 - theta_D) a_k);
     W_{k+1} = W_k - returns_k + rho (1 - kappa - mu) c_k.
-    Capping o_k, rather than flooring F_{k+1} at zero, keeps the conservation
-    identity F_K + W_K = F_0 + sum r - sum L - sum o exact.
+    Capping o_k and oQ_k, rather than flooring the stocks at zero, keeps the conservation
+    identity F_K + W_K + T_K + Q_K = F_0 + sum r - sum L - sum o exact.
     """
     n_steps, n = recruits_persons.shape
     months = days / DAYS_PER_MONTH
@@ -180,21 +200,28 @@ def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | f
         1.0 - step_values(p, "losses.killed_share", schedules)
         - step_values(p, "losses.missing_share", schedules)
     )
-    delay_days = p["losses.recovery_months"] * DAYS_PER_MONTH
-    hazard = _by_step_length(days, lambda d: -np.expm1(-d / delay_days))
+    recovery = pipeline(p["losses.recovery_months"], days)
+    training = pipeline(p["recruitment.training_months"], days)
+    deployed_share = p["recruitment.deployed_share"]
+    staged = staged_recruits(p)
     exit_rate = step_values(p, "force.other_exit_rate", schedules)
     per_month = step_values(
         p, "losses.per_month" if loss_mode == "absolute" else "losses.monthly_rate", schedules)
     shocked = not np.isscalar(loss_shock)
     force = np.empty((n_steps + 1, n))
     wounded = np.empty((n_steps + 1, n))
+    in_training = np.zeros((n_steps + 1, n))
+    reserve = np.zeros((n_steps + 1, n))
     casualties = np.empty((n_steps, n))
     returns = np.empty((n_steps, n))
     exits = np.empty((n_steps, n))
     force[0] = p["force.initial_persons"]
     wounded[0] = 0.0
     room, demand, exit_rate_k = np.empty(n), np.empty(n), np.empty(n)
+    arrivals, to_reserve, reserve_exits = np.empty(n), np.empty(n), np.empty(n)
     for k in range(n_steps):
+        if before_step is not None:
+            before_step(k)
         f, c, ret, o = force[k], casualties[k], returns[k], exits[k]
         np.multiply(_row(per_month, k), months[k], out=demand)  # demand, one row at a time
         if shocked:
@@ -204,22 +231,36 @@ def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | f
         else:
             np.multiply(demand, f, out=c)
             np.minimum(c, f, out=c)
-        np.multiply(hazard[k], wounded[k], out=ret)
+        recovery.step(k, wounded[k], 0.0, wounded[k + 1], ret)
+        joining = recruits_persons[k]
+        if staged:  # through training, then a share to the front and the rest to reserve
+            training.step(k, in_training[k], joining, in_training[k + 1], arrivals)
+            np.multiply(arrivals, 1.0 - deployed_share, out=to_reserve)
+            joining = np.multiply(arrivals, deployed_share, out=arrivals)
         np.subtract(f, c, out=room)
-        room += recruits_persons[k]
+        room += joining
         room += ret
         np.multiply(_row(exit_rate, k), months[k], out=exit_rate_k)
         np.multiply(exit_rate_k, f, out=o)
         np.minimum(o, room, out=o)
         np.subtract(room, o, out=force[k + 1])
-        np.subtract(wounded[k], ret, out=wounded[k + 1])
+        if staged:
+            np.add(reserve[k], to_reserve, out=room)
+            np.multiply(exit_rate_k, reserve[k], out=reserve_exits)
+            np.minimum(reserve_exits, room, out=reserve_exits)
+            np.subtract(room, reserve_exits, out=reserve[k + 1])
+            o += reserve_exits
         wounded[k + 1] += np.multiply(_row(to_pipeline, k), c, out=demand)
+        if after_step is not None:
+            after_step(k, c)
     return {
         "casualties": casualties,
         "returns": returns,
         "other_exits": exits,
         "force": force,
         "wounded_in_recovery": wounded,
+        "training": in_training,
+        "reserve": reserve,
     }
 
 
@@ -255,19 +296,21 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
         ``irrecoverable_losses``, ``other_exits``, ``bonus_spend_rub``,
         ``pay_rub``, ``compensation_rub``; the ledger ``spend_rub`` (K, 2, 3, n)
         [RUB per step] by payer (`PAYERS`) and item (`ITEMS`); per-step levels (K, n):
-        ``bonus_rub_per_recruit`` [RUB], ``rub_per_usd`` [RUB/USD]; stocks
-        (K + 1, n): ``force``, ``wounded_in_recovery`` [persons].
+        ``bonus_rub_per_recruit``, ``regional_bonus_rub_per_recruit`` [RUB],
+        ``rub_per_usd`` [RUB/USD]; stocks (K + 1, n): ``force``, ``wounded_in_recovery``,
+        ``training``, ``reserve``, ``missing_awaiting_declaration`` [persons],
+        ``compensation_owed_rub`` [RUB]; with the regions' response, also
+        ``regional_bonus_multiplier``, ``regional_stress`` (K, n) and ``first_cut_days``,
+        ``months_cutting`` (n,).
 
     Notes
     -----
-    The equations of ``docs/model.md``, computed as `ar1_multiplier`, `manpower` and
-    `exchange_rate` and, for a version-1 config, with the same floating-point operations
-    in the same order as version 1 (results are bit-identical). Every result is written
-    in place into its own array, with two (K, n) scratch arrays: the engine is bound by
-    memory traffic and fresh pages, not arithmetic. The federal ledger entries for pay
-    and compensation are the arrays ``pay_rub`` and (without regional top-ups)
-    ``compensation_rub`` are views of, so the ledger costs little more than its
-    bonus split.
+    The equations of ``docs/model.md``, computed by `sim.core.market`,
+    `sim.core.compensation`, `sim.core.response`, `manpower` and `exchange_rate`. A
+    version-1 config runs the same floating-point operations in the same order as
+    version 1 (results are bit-identical). Recruits are computed inside the time loop
+    only when they depend on the past (the regions' response, a finite pool); the loop
+    runs over time steps, vectorized over samples.
     """
     n_steps, n = len(days), len(p["force.initial_persons"])
     months = days / DAYS_PER_MONTH
@@ -276,70 +319,89 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
     federal, regional = 0, 1
     bonus_item, pay_item, compensation_item = 0, 1, 2
 
-    # B_k = B_fed,k + B_reg,k, each grown from the step its entry takes effect
-    federal_bonus = grown_amount(p, "bonus.federal_rub", "bonus.federal_growth", schedules,
-                                 years, days)  # (n,) when it neither grows nor changes
-    regional_bonus = grown_amount(p, "bonus.regional_rub", "bonus.regional_growth",
-                                  schedules, years, days)
-    bonus = np.empty((n_steps, n))
-    np.add(federal_bonus, regional_bonus, out=bonus)
-
-    # r_k = R_k (D_k / M) m_k b_k^eps
-    per_month = step_values(p, "recruitment.per_month", schedules)
-    if per_month.ndim == 1:
-        r = np.multiply.outer(months, per_month)
-    else:
-        r = np.multiply(months[:, None], per_month)
+    # r_k = R_k (D_k / M) m_k b_k^eps (pool_k), with the package against the comparator
     shock = ar1_multiplier(noise.recruitment, p["recruitment.shock_sd"],
                            p["recruitment.shock_persistence"], days, out=scratch)
-    if noise.recruitment is not None:
-        r *= shock
-    eps = p["recruitment.bonus_elasticity"]
-    if np.any(eps != 0):
-        log_real = np.divide(bonus, bonus[0], out=scratch)
-        np.log(log_real, out=log_real)
-        price_growth = log_growth(p, "prices.inflation", schedules, years, days)
-        if price_growth is not None:
-            log_real -= price_growth
-        np.multiply(eps, log_real, out=log_real)
-        r *= np.exp(log_real, out=log_real)
-    np.multiply(r, federal_bonus, out=spend[:, federal, bonus_item])
-    np.multiply(r, regional_bonus, out=spend[:, regional, bonus_item])
-    del federal_bonus, regional_bonus
+    market = build_market(p, schedules, shock if noise.recruitment is not None else 1.0,
+                          days, years, out=np.empty((n_steps, n)))
+    bonus = np.empty((n_steps, n))  # B_k = B_fed,k + B_reg,k (before the regions' response)
+    np.add(market.federal_bonus, market.regional_bonus, out=bonus)
+    response = None
+    if "regional_response.stress_threshold" in p:
+        revenue = budget_path(p, "budget.regional_revenue_rub", schedules,
+                              budget_growth(p, schedules, years, days), years, days)
+        response = build_response(
+            p["regional_response.stress_threshold"], p["regional_response.cut_per_month"],
+            p["regional_response.recovery_per_month"], p["regional_response.floor_rub"],
+            market.regional_bonus, revenue.at, days)
+    feedback = response is not None or market.pool_persons is not None
+    r = market.demand if feedback else market.static_recruits(bonus, scratch)
 
     loss_shock = ar1_multiplier(noise.losses, p["losses.shock_sd"],
                                 p["losses.shock_persistence"], days, out=scratch)
-    out = manpower(p, r, loss_shock, days, loss_mode, schedules)
-    c = out["casualties"]
+    compensation = build_compensation(p, schedules, days)
+    paid = {"federal": spend[:, federal, compensation_item],
+            "regional": spend[:, regional, compensation_item]}
     kappa = step_values(p, "losses.killed_share", schedules)
     mu = step_values(p, "losses.missing_share", schedules)
+    before_step = after_step = None
+    if feedback:
+        signed = np.zeros(n)
+        multiplier = response.multiplier if response is not None else np.ones((n_steps, n))
+        package_0 = market.package_rub(0)
+
+        def before_step(k: int) -> None:  # sign step k's recruits
+            market.recruits_row(k, multiplier[k], package_0, signed, r[k])
+            np.add(signed, r[k], out=signed)
+
+    if response is not None:
+        row = np.empty(n)
+
+        def after_step(k: int, c: np.ndarray) -> None:  # the regions pay, then respond
+            killed = np.multiply(_row(kappa, k), c)
+            missing = np.multiply(_row(mu, k), c)
+            wounded = np.subtract(c, killed)
+            wounded -= missing
+            compensation.pay(k, killed, missing, wounded, paid, row)
+            regional_spend = np.multiply(multiplier[k], _row(market.regional_bonus, k))
+            regional_spend *= r[k]
+            regional_spend += paid["regional"][k]
+            response.update(k, regional_spend, days[k])
+
+    state = manpower(p, r, loss_shock, days, loss_mode, schedules, before_step, after_step)
+    out = dict(state)
+    c = out["casualties"]
     killed = np.multiply(kappa, c)
     missing = np.multiply(mu, c)
     wounded = np.subtract(c, killed)
     wounded -= missing
     irrecoverable = np.multiply(p["losses.return_to_duty_share"], wounded)
     np.subtract(c, irrecoverable, out=irrecoverable)
-    # pay_k = (P_k (1 + g)^tau) (D_k / M) F_k, all federal
+    if response is None:  # paid here: in the loop, the regions' response needs it
+        if compensation.timed:
+            for k in range(n_steps):
+                compensation.pay(k, killed[k], missing[k], wounded[k], paid, scratch[0])
+        else:
+            compensation.pay(slice(None), killed, missing, wounded, paid, scratch)
+    compensation_rub = (paid["federal"] if compensation.zero["regional"]
+                        else np.add(paid["federal"], paid["regional"]))
+    # the bonus paid: the regions' share after their response
+    regional_bonus = market.regional_bonus
+    if response is not None:
+        regional_bonus = np.multiply(response.multiplier, regional_bonus)
+        np.add(market.federal_bonus, regional_bonus, out=bonus)
+    np.multiply(r, market.federal_bonus, out=spend[:, federal, bonus_item])
+    np.multiply(r, regional_bonus, out=spend[:, regional, bonus_item])
+    # pay_k = P_k (D_k / M) (F_k + T_k + Q_k), all federal
     pay = grown_amount(p, "pay.monthly_rub", "pay.growth", schedules, years, days,
                        out=spend[:, federal, pay_item])
     pay *= months[:, None]
-    pay *= out["force"][:-1]
+    paid_persons = out["force"][:-1]
+    if staged_recruits(p):
+        paid_persons = paid_persons + out["training"][:-1]
+        paid_persons += out["reserve"][:-1]
+    pay *= paid_persons
     spend[:, regional, pay_item] = 0.0
-    # compensation_k = C_kia kappa c_k + C_wia w_k, federal and regional top-ups
-    fed_comp = spend[:, federal, compensation_item]
-    np.multiply(step_values(p, "compensation.per_killed_rub", schedules), killed, out=fed_comp)
-    fed_comp += np.multiply(step_values(p, "compensation.per_wounded_rub", schedules),
-                            wounded, out=scratch)
-    reg_comp = spend[:, regional, compensation_item]
-    top_up_killed = step_values(p, "compensation.regional_per_killed_rub", schedules)
-    top_up_wounded = step_values(p, "compensation.regional_per_wounded_rub", schedules)
-    if np.any(top_up_killed) or np.any(top_up_wounded):
-        np.multiply(top_up_killed, killed, out=reg_comp)
-        reg_comp += np.multiply(top_up_wounded, wounded, out=scratch)
-        compensation = np.add(fed_comp, reg_comp)
-    else:  # no regional top-ups: the total is the federal entry (version 1)
-        reg_comp[...] = 0.0
-        compensation = fed_comp
     out.update(
         recruits=r,
         killed=killed,
@@ -347,10 +409,19 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
         wounded=wounded,
         irrecoverable_losses=irrecoverable,
         bonus_rub_per_recruit=bonus,
+        regional_bonus_rub_per_recruit=regional_bonus,
         bonus_spend_rub=np.multiply(r, bonus),
         pay_rub=pay,
-        compensation_rub=compensation,
+        compensation_rub=compensation_rub,
+        compensation_owed_rub=np.add(compensation.owed_rub["federal"],
+                                     compensation.owed_rub["regional"]),
+        missing_awaiting_declaration=compensation.awaiting_persons,
         spend_rub=spend,
         rub_per_usd=exchange_rate(p, noise.fx, days, schedules),
     )
+    if response is not None:
+        out.update(regional_bonus_multiplier=response.multiplier,
+                   regional_stress=response.stress,
+                   first_cut_days=response.first_cut_days(np.cumsum(days) - days),
+                   months_cutting=response.months_cutting(days))
     return out

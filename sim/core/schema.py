@@ -129,6 +129,18 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "bonus_elasticity": Key(
             "1", "Elasticity of recruits to the real bonus (eps).", 0.0, "rate"
         ),
+        "pay_weight": Key(
+            "year", "Years of pay counted in the package beside the bonuses (psi): "
+            "V = B + psi x 12 x monthly pay.", 0.0, "nonnegative"),
+        "pool_persons": Key(
+            "persons", "Men willing to sign at all over the horizon (N, optional): recruitment "
+            "slows as the pool runs down and stops when it is empty.", OPTIONAL, "positive"),
+        "training_months": Key(
+            "month", "Mean time recruits spend in training before they arrive (d_T; 0: they "
+            "arrive in the step they sign).", 0.0, "nonnegative"),
+        "deployed_share": Key(
+            "1", "Share of trained recruits sent to the deployed force (theta_D); the rest "
+            "join a reserve (new formations, rear units).", 1.0, "share"),
     },
     "prices": {
         "inflation": Key("1/year", "Annual consumer price inflation (pi).", 0.0, "growth"),
@@ -158,6 +170,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "recovery_months": Key(
             "month", "Mean delay before a wounded soldier returns (d).", domain="positive"
         ),
+        "missing_declared_dead_share": Key(
+            "1", "Share of the missing declared dead by courts, whose families are then "
+            "compensated as for the killed.", 0.0, "share"),
+        "missing_declaration_months": Key(
+            "month", "Mean delay from going missing to being declared dead.", 0.0,
+            "nonnegative"),
     },
     "bonus": {
         "federal_rub": Key("RUB/recruit",
@@ -194,6 +212,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "regional_per_wounded_rub": Key(
             "RUB/person", "Regional top-up paid per soldier wounded, on top of C_wia.", 0.0,
             "nonnegative"),
+        "delay_months": Key(
+            "month", "Mean delay from a death (or its declaration) to the payment of its "
+            "compensation.", 0.0, "nonnegative"),
+        "take_up_share": Key(
+            "1", "Share of the compensation owed that is claimed and paid.", 1.0, "share"),
     },
     "budget": {
         "defense_rub": Key("RUB/year", "Federal 'national defense' spending.",
@@ -213,12 +236,34 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "positive"),
         "growth": Key("1/year", "Annual nominal growth of every denominator.", 0.0, "growth"),
     },
+    "wage": {
+        "monthly_rub": Key("RUB/(person month)", "Average civilian wage: the comparator of "
+                           "the recruitment package (optional section).", domain="positive"),
+        "growth": Key("1/year", "Annual nominal growth of the civilian wage.", 0.0, "growth"),
+    },
+    "regional_response": {
+        "stress_threshold": Key(
+            "1", "Regional stress (regional manpower spend, annualised, over regional "
+            "revenue) above which the regions cut their bonuses (theta; optional section).",
+            domain="nonnegative"),
+        "cut_per_month": Key("1/month", "Share of the regional bonus cut per month while "
+                             "stress exceeds the threshold (zeta).", domain="share"),
+        "recovery_per_month": Key(
+            "1/month", "Growth per month of the regional bonus back towards its schedule "
+            "when stress eases (eta).", 0.0, "share"),
+        "floor_rub": Key("RUB/recruit", "The lowest regional bonus a cut reaches.", 0.0,
+                         "nonnegative"),
+    },
 }
+
+OPTIONAL_SECTIONS = ("wage", "regional_response")
+"""Sections that switch a mechanism on: absent, their keys are not sampled."""
 
 SCHEDULE_KEYS = (
     "recruitment.per_month", "losses.per_month", "losses.monthly_rate",
     "losses.killed_share", "losses.missing_share", "force.other_exit_rate",
-    *(f"{section}.{name}" for section in ("bonus", "pay", "budget") for name in SCHEMA[section]),
+    *(f"{section}.{name}" for section in ("bonus", "pay", "budget", "wage")
+      for name in SCHEMA[section]),
     *(f"compensation.{name}" for name in SCHEMA["compensation"] if name.endswith("_rub")),
     "prices.inflation", "fx.rub_per_usd",
 )
@@ -233,6 +278,7 @@ GROWTH_COMPANIONS = {
     "bonus.federal_rub": "bonus.federal_growth",
     "bonus.regional_rub": "bonus.regional_growth",
     "pay.monthly_rub": "pay.growth",
+    "wage.monthly_rub": "wage.growth",
     **{f"budget.{name}": "budget.growth" for name in SCHEMA["budget"] if name != "growth"},
 }
 """Each amount that grows and the annual rate it grows at."""

@@ -34,6 +34,9 @@ LEDGER = (PAYER, ITEM)
 
 LEDGER_COORDS = {PAYER: PAYERS, ITEM: ITEMS}
 
+RESPONSE_KEY = "regional_response.stress_threshold"
+"""The key whose presence means a [regional_response] section (the response's outputs)."""
+
 
 @dataclass(frozen=True)
 class Variable:
@@ -93,6 +96,21 @@ VARIABLES: dict[str, Variable] = {
     "wounded_in_recovery_persons": Variable(
         BOUND, PERSONS, "wounded in recovery",
         "Wounded who will return to duty, still recovering, at each step boundary (W_k)."),
+    "training_persons": Variable(
+        BOUND, PERSONS, "recruits in training",
+        "Recruits signed but still in training at each step boundary (T_k); paid."),
+    "reserve_persons": Variable(
+        BOUND, PERSONS, "reserve",
+        "Trained recruits not sent to the deployed force (new formations, rear units) at "
+        "each step boundary (Q_k); paid, no casualties."),
+    "missing_awaiting_declaration_persons": Variable(
+        BOUND, PERSONS, "missing awaiting declaration",
+        "Missing soldiers who will be declared dead, not yet declared, at each step "
+        "boundary (Md_k)."),
+    "compensation_owed_rub": Variable(
+        BOUND, RUB, "compensation owed",
+        "Death compensation incurred (after take-up) and not yet paid, federal and "
+        "regional, at each step boundary."),
     # money
     "bonus_rub_per_recruit": Variable(
         STEP, "RUB/person", "bonus per recruit",
@@ -105,12 +123,14 @@ VARIABLES: dict[str, Variable] = {
         STEP, per_day(USD), "daily bonus spend (USD)",
         "Signing-bonus spending per day converted at the step's exchange rate, S_k / D_k / X_k."),
     "pay_rub": Variable(STEP, RUB, "soldier pay",
-                        f"Pay of the deployed force {_PER_STEP}, P_k F_k D_k/M, with P_k the "
+                        f"Pay of the deployed force, the recruits in training and the "
+                        f"reserve {_PER_STEP}, P_k (F_k + T_k + Q_k) D_k/M, with P_k the "
                         "monthly pay in force grown at pay.growth (all federal)."),
     "compensation_rub": Variable(
         STEP, RUB, "compensation",
-        f"Death and injury payments {_PER_STEP}, federal and regional: (C_kia + regional "
-        "top-up) kappa c_k + (C_wia + regional top-up) w_k."),
+        f"Death and injury payments made {_PER_STEP}, federal and regional: for the killed "
+        "(and the missing declared dead) after the payment delay and take-up, for the "
+        "wounded at once times take-up."),
     "manpower_cost_rub": Variable(STEP, RUB, "manpower cost",
                                   f"Bonus spend + pay + compensation {_PER_STEP}."),
     "manpower_cost_rub_per_day": Variable(STEP, per_day(RUB), "daily manpower cost",
@@ -136,6 +156,19 @@ VARIABLES: dict[str, Variable] = {
         "Annualised manpower cost over total federal spending."),
     "manpower_share_of_gdp": Variable(STEP, _SHARE, "manpower cost / GDP",
                                       "Annualised manpower cost over nominal GDP."),
+    # the regions' response (made only with a [regional_response] section)
+    "regional_bonus_rub_per_recruit": Variable(
+        STEP, "RUB/person", "regional bonus per recruit",
+        "Regional signing bonus paid per recruit after the regions' response, c_k B_reg,k.",
+        requires=RESPONSE_KEY),
+    "regional_bonus_multiplier": Variable(
+        STEP, _SHARE, "regional bonus multiplier",
+        "c_k: the regional bonus paid over the scheduled one (1 until the regions cut).",
+        requires=RESPONSE_KEY),
+    "regional_stress": Variable(
+        STEP, _SHARE, "regional stress",
+        "sigma_k: the regions' manpower spend (bonuses and compensation paid), annualised, "
+        "over regional revenue.", requires=RESPONSE_KEY),
     # the ledger: who pays for what
     "spend_rub": Variable(
         STEP, RUB, "spend by payer and item",
@@ -185,6 +218,14 @@ VARIABLES: dict[str, Variable] = {
     "manpower_share_of_defense_horizon": Variable(
         PER_SAMPLE, _SHARE, "manpower cost / defence budget over the horizon",
         "Manpower cost over the horizon divided by the defence budget for the same days."),
+    "first_cut_date": Variable(
+        PER_SAMPLE, "days since {start}", "date of the first regional bonus cut",
+        "Start of the first step with c_k < 1, in days since time.start (CF time units: "
+        "xarray reads it back from a file as a date); NaN (NaT) if the regions never cut.",
+        requires=RESPONSE_KEY),
+    "months_cutting": Variable(
+        PER_SAMPLE, "month", "months of regional bonus cuts",
+        "Length of the steps with c_k < 1 [mean months].", requires=RESPONSE_KEY),
     # per calendar year
     "bonus_spend_rub_by_year": Variable(
         YEARLY, RUB, "bonus spend per calendar year",

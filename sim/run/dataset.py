@@ -103,12 +103,20 @@ def data_variables(scenario: Scenario, keep: str, outputs: dict[str, np.ndarray]
         values = outputs[name]
         if values.ndim >= len(lead) + 2:  # (..., T, [payer, item,] n) -> (..., n, T, ...)
             values = np.moveaxis(values, -1, len(lead))
-        out[name] = ((*lead, *dims(name)), values, VARIABLES[name].attrs)
+        out[name] = ((*lead, *dims(name)), values, variable_attrs(scenario, name))
     for key, values in params.items():
         own = (params_attrs or {}).get(key) or param_attrs(scenario, key)
         out[param_name(key)] = ((*lead, SAMPLE), values, own)
     out["claim_value"] = ((*lead, CLAIM, SAMPLE), claims, CLAIM_VALUE_ATTRS)
     return out
+
+
+def variable_attrs(scenario: Scenario, name: str) -> dict[str, str]:
+    """An output's attrs, with a date unit (``days since {start}``) made the scenario's."""
+    attrs = VARIABLES[name].attrs
+    if "{start}" in attrs["units"]:
+        attrs = {**attrs, "units": attrs["units"].format(start=scenario.grid.start)}
+    return attrs
 
 
 def results_dataset(scenario: Scenario, root: np.random.SeedSequence, keep: str,
