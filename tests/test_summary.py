@@ -197,8 +197,10 @@ def test_ledger_claims_weigh_one_payer_and_item(write_config):
 
 
 @pytest.mark.parametrize(("entry", "key", "words"), [
-    ({"payer": "federal"}, "item", "spend_rub claims need item"),
-    ({"payer": "state", "item": "bonus"}, "payer", "one of federal, regional; got 'state'"),
+    ({"payer": "federal", "item": "wages"}, "item",
+     "item = one of bonus, pay, compensation .or no item: all of them.; got 'wages'"),
+    ({"payer": "state", "item": "bonus"}, "payer", "one of federal, regional .or no payer"),
+    ({"used_for": "calibration"}, "used_for", "expected evidence or prior"),
     ({"payer": "federal", "item": "bonus", "quantity": "recruits", "unit": "persons"},
      "payer", "only spend_rub claims name a payer"),
 ])
@@ -209,3 +211,36 @@ def test_bad_ledger_claims_name_the_key(write_config, entry, key, words):
     with pytest.raises(sim.ConfigError, match=words) as error:
         sim.load_scenario(path)
     assert error.value.key == f"claims[0].{key}"
+
+
+def test_claims_sum_the_ledger_and_read_levels(write_config):
+    """A spend_rub claim without payer sums both payers' entries; without item, every
+    item; a bonus_rub claim reads the bonus per recruit in the step holding its date. A
+    claim used to set a prior is shown as such and not counted as evidence."""
+    window = {"quantity": "spend_rub", "unit": "RUB", "start": dt.date(2025, 1, 1),
+              "end": dt.date(2025, 2, 1)}
+    claims = [{**window, "label": "all bonuses", "item": "bonus", "value": 1.0},
+              {**window, "label": "everything", "value": 1.0},
+              {"label": "bonus", "quantity": "bonus_rub", "date": dt.date(2025, 3, 10),
+               "value": 1.5e6, "unit": "RUB/person", "used_for": "prior"}]
+    ds = sim.simulate(sim.load_scenario(write_config(minimal(claims=claims))), samples=5,
+                      seed=0)
+    january = ds.isel(time=0)
+    values = ds.claim_value
+    np.testing.assert_allclose(values.sel(claim="all bonuses"),
+                               january.spend_rub.sel(item="bonus").sum("payer"), rtol=1e-6)
+    np.testing.assert_allclose(values.sel(claim="everything"), january.manpower_cost_rub,
+                               rtol=1e-6)
+    np.testing.assert_allclose(values.sel(claim="bonus"), 1.5e6, rtol=1e-12)
+    table = sim.summarize(ds).claims.set_index("claim")
+    assert table.loc["bonus", "used_for"] == "prior"
+    text = str(sim.summarize(ds))
+    assert "inside (set a prior)" in text
+    assert "claims used as evidence lie inside the band; 1 set a prior here" in text
+
+
+def test_claim_on_the_regional_bonus_needs_the_response(write_config):
+    claim = {"quantity": "regional_bonus_rub", "date": dt.date(2025, 3, 1), "value": 1e6,
+             "unit": "RUB/person"}
+    with pytest.raises(sim.ConfigError, match=r"only with a \[regional_response\]"):
+        sim.load_scenario(write_config(minimal(claims=[claim])))

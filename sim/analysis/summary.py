@@ -202,7 +202,8 @@ def claims_table(ds: xr.Dataset) -> pd.DataFrame:
     Uses ``claim_value`` (every run stores each claim's value per sample). The
     percentile counts ties as half, so a claim equal to a fixed simulated value
     sits at the 50th. The verdict is ``inside`` when the claim lies in the
-    central 90% band [p5, p95], else ``below`` or ``above``.
+    central 90% band [p5, p95], else ``below`` or ``above``. ``used_for`` says whether
+    the claim is evidence or set a prior of the same scenario (then it tests nothing).
     """
     rows = []
     for claim in claims_from_attrs(ds):
@@ -216,9 +217,19 @@ def claims_table(ds: xr.Dataset) -> pd.DataFrame:
         window = (f"{claim.date}" if claim.date else f"{claim.start} to {claim.end}")
         rows.append({"claim": claim.label, "window": window, "value": claim.value,
                      "unit": claim.unit, "p5": p5, "p50": p50, "p95": p95,
-                     "percentile": percentile, "verdict": verdict, "source": claim.source})
-    return pd.DataFrame(rows, columns=["claim", "window", "value", "unit", "p5", "p50", "p95",
-                                       "percentile", "verdict", "source"])
+                     "percentile": percentile, "verdict": verdict, "used_for": claim.used_for,
+                     "source": claim.source})
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+CLAIM_COLUMNS = ["claim", "window", "value", "unit", "p5", "p50", "p95", "percentile",
+                 "verdict", "used_for", "source"]
+
+
+def evidence_count(claims: pd.DataFrame) -> tuple[int, int]:
+    """Claims that are evidence (not used to set a prior) and how many lie in the band."""
+    evidence = claims[claims["used_for"] == "evidence"]
+    return int((evidence["verdict"] == "inside").sum()), len(evidence)
 
 
 # ---------------------------------------------------------------- text rendering
@@ -275,6 +286,12 @@ def _probability_text(df: pd.DataFrame) -> str:
 def _claims_text(df: pd.DataFrame) -> str:
     if df.empty:
         return "(no claims in this scenario)"
-    shown = df.drop(columns=["source"])
+    shown = df.drop(columns=["source", "used_for"])
     shown["percentile"] = shown["percentile"].map(lambda p: f"{p:.1f}")
-    return _format(shown, ["value", "p5", "p50", "p95"])
+    prior = df["used_for"] == "prior"
+    shown.loc[prior, "verdict"] = shown.loc[prior, "verdict"] + " (set a prior)"
+    inside, total = evidence_count(df)
+    note = (f"\n{inside} of {total} claims used as evidence lie inside the band"
+            + (f"; {int(prior.sum())} set a prior here and test nothing" if prior.any()
+               else ""))
+    return _format(shown, ["value", "p5", "p50", "p95"]) + note

@@ -31,13 +31,19 @@ def claim_weights(grid: TimeGrid, claim: Claim) -> tuple[str, np.ndarray]:
     -----
     Flows: w_k = overlap_k / D_k on a per-step total, or overlap_k on a per-day
     rate (``bonus_spend_usd_per_day`` for USD), over the window [start, end);
-    ``per_day`` divides by the window's days. Stocks: linear interpolation in
-    time between the two step bounds around the date.
+    ``per_day`` divides by the window's days; a ``spend_rub`` claim weighs the ledger
+    entries it names (all, when it names no payer or item). Stocks: linear
+    interpolation in time between the two step bounds around the date. Levels (the
+    bonus per recruit): the step holding the date.
     """
     variable, kind, _ = CLAIM_QUANTITIES[claim.quantity]
-    if kind == "stock":
+    if kind in ("stock", "level"):
         target = np.datetime64(claim.date, "D")
         j = min(int(np.searchsorted(grid.bounds, target, side="right")) - 1, grid.n_steps - 1)
+        if kind == "level":  # the level of the step holding the date
+            weights = np.zeros(grid.n_steps)
+            weights[j] = 1.0
+            return variable, weights
         fraction = float((target - grid.bounds[j]).astype(np.float64)) / grid.days[j]
         weights = np.zeros(grid.n_steps + 1)
         weights[j], weights[j + 1] = 1.0 - fraction, fraction
@@ -49,9 +55,13 @@ def claim_weights(grid: TimeGrid, claim: Claim) -> tuple[str, np.ndarray]:
         weights = overlap / grid.days
     if claim.statistic == "per_day":
         weights = weights / overlap.sum()
-    if claim.payer is not None:  # one ledger entry of spend_rub (K, payer, item, n)
+    if claim.quantity == "spend_rub":  # ledger entries of spend_rub (K, payer, item, n)
+        payers = [claim.payer] if claim.payer else list(PAYERS)
+        items = [claim.item] if claim.item else list(ITEMS)
         ledger = np.zeros((len(weights), len(PAYERS), len(ITEMS)))
-        ledger[:, PAYERS.index(claim.payer), ITEMS.index(claim.item)] = weights
+        for payer in payers:
+            for item in items:
+                ledger[:, PAYERS.index(payer), ITEMS.index(item)] = weights
         weights = ledger
     return variable, weights
 

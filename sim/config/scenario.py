@@ -23,6 +23,7 @@ from sim.core.schema import (
     CLAIM_KEYS,
     CLAIM_QUANTITIES,
     CLAIM_STATISTICS,
+    CLAIM_USES,
     CORRELATION_KEYS,
     DOMAINS,
     ENTRY_MARK,
@@ -38,6 +39,7 @@ from sim.core.schema import (
     prior_keys,
 )
 from sim.core.timegrid import FIRST_DATE, LAST_DATE, TimeGrid, add_months, build_time_grid
+from sim.core.variables import VARIABLES
 from sim.errors import ConfigError, ParameterError
 from sim.priors.copula import Pair, cholesky_factor, correlation_matrix, offending_pairs
 from sim.priors.distributions import TAIL_PROBABILITY, Prior, PriorError, prior_from_value
@@ -60,7 +62,11 @@ class Claim:
     date : datetime.date or None
         Date of a stock claim (midnight at its start).
     payer, item : str or None
-        The ledger entry of a ``spend_rub`` claim (``"regional"``, ``"bonus"``).
+        The ledger entries of a ``spend_rub`` claim (``"regional"``, ``"bonus"``); None
+        sums over payers (items).
+    used_for : str
+        ``"evidence"``, or ``"prior"`` when the figure set a prior of the same scenario
+        (shown, but not evidence).
     value : float
         The claimed figure [unit].
     unit : str
@@ -82,6 +88,7 @@ class Claim:
     date: dt.date | None = None
     payer: str | None = None
     item: str | None = None
+    used_for: str = "evidence"
 
 
 @dataclass(frozen=True)
@@ -382,6 +389,7 @@ def _validate(raw: dict, path: str, files: tuple[str, ...],
         _claim(entry, path, i, grid) for i, entry in enumerate(_table_list(raw, path, "claims"))
     )
     check_unique_labels([c.label for c in claims], path, "claims")
+    check_claims_made(claims, {base_key(name) for name in priors}, path, "claims")
     return Scenario(path, grid, samples, seed, design, loss_mode, priors, correlations, claims,
                     dict(raw), files, schedules)
 
@@ -771,7 +779,7 @@ def _claim(entry: dict, path: str, index: int, grid: TimeGrid,
     ):
         raise ConfigError(path, f"{where}.value", f"expected a finite number, got {value!r}")
     fields = {"start": None, "end": None, "date": None}
-    needed = ("date",) if kind == "stock" else ("start", "end")
+    needed = ("date",) if kind in ("stock", "level") else ("start", "end")
     for name in needed:
         if name not in entry:
             raise ConfigError(path, f"{where}.{name}", f"{quantity} claims need {name}")
@@ -779,22 +787,40 @@ def _claim(entry: dict, path: str, index: int, grid: TimeGrid,
     _check_claim_dates(fields, grid, path, where)
     for name, choices in LEDGER_CLAIM_KEYS.items():
         given = entry.get(name)
+        if given is None:
+            continue
         if quantity != "spend_rub":
-            if given is not None:
-                raise ConfigError(path, f"{where}.{name}",
-                                  f"only spend_rub claims name a {name}; {quantity} takes none")
-        elif given not in choices:
-            raise ConfigError(path, f"{where}.{name}", f"spend_rub claims need {name} = one "
-                              f"of {', '.join(choices)}; got {given!r}")
-        else:
-            fields[name] = given
+            raise ConfigError(path, f"{where}.{name}",
+                              f"only spend_rub claims name a {name}; {quantity} takes none")
+        if given not in choices:
+            raise ConfigError(path, f"{where}.{name}", f"expected {name} = one of "
+                              f"{', '.join(choices)} (or no {name}: all of them); got {given!r}")
+        fields[name] = given
+    used_for = entry.get("used_for", CLAIM_USES[0])
+    if used_for not in CLAIM_USES:
+        raise ConfigError(path, f"{where}.used_for", f"expected {' or '.join(CLAIM_USES)} "
+                          f"(a claim that set a prior tests nothing); got {used_for!r}")
     source = entry.get("source", "")
     entry_name = " ".join(str(entry.get(k)) for k in LEDGER_CLAIM_KEYS if entry.get(k))
     label = entry.get("label", f"{quantity} {entry_name} ({statistic})".replace("  ", " "))
     for name, text in (("source", source), ("label", label)):
         if not isinstance(text, str):
             raise ConfigError(path, f"{where}.{name}", f"expected a string, got {text!r}")
-    return Claim(quantity, statistic, float(value), unit, source, label, **fields)
+    return Claim(quantity, statistic, float(value), unit, source, label, used_for=used_for,
+                 **fields)
+
+
+def check_claims_made(claims, given: set[str], path: str, table: str) -> None:
+    """Refuse a claim on an output the scenario does not make (the regional bonus paid
+    needs a [regional_response] section)."""
+    for i, claim in enumerate(claims):
+        variable = VARIABLES.get(CLAIM_QUANTITIES[claim.quantity][0])  # None: USD per day
+        if variable is not None and variable.requires is not None and (
+                variable.requires not in given):
+            section = variable.requires.split(".")[0]
+            raise ConfigError(path, f"{table}[{i}].quantity",
+                              f"{claim.quantity} is made only with a [{section}] section; "
+                              "expected it in the config, or another quantity")
 
 
 def check_unique_labels(labels: list[str], path: str, table: str) -> None:

@@ -296,17 +296,27 @@ CLAIM_QUANTITIES: dict[str, tuple[str, str, str]] = {
     "bonus_spend_rub": ("bonus_spend_rub", "flow", "RUB"),
     "bonus_spend_usd": ("bonus_spend_usd", "flow", "USD"),
     "force": ("force_persons", "stock", "persons"),
+    "training": ("training_persons", "stock", "persons"),
+    "reserve": ("reserve_persons", "stock", "persons"),
     "spend_rub": ("spend_rub", "flow", "RUB"),
+    "compensation_rub": ("compensation_rub", "flow", "RUB"),
+    "bonus_rub": ("bonus_rub_per_recruit", "level", "RUB/person"),
+    "regional_bonus_rub": ("regional_bonus_rub_per_recruit", "level", "RUB/person"),
 }
-"""What a claim can be about: a flow over a window (total or per day) or a stock at a date."""
+"""What a claim can be about: a flow over a window (total or per day), a stock at a date,
+or a level (a per-step rate such as the bonus per recruit) in the step holding a date."""
 
-CLAIM_STATISTICS = {"flow": ("total", "per_day"), "stock": ("at",)}
+CLAIM_STATISTICS = {"flow": ("total", "per_day"), "stock": ("at",), "level": ("at",)}
 
 CLAIM_KEYS = ("quantity", "statistic", "start", "end", "date", "value", "unit", "source",
-              "label", "payer", "item")
+              "label", "payer", "item", "used_for")
 
 LEDGER_CLAIM_KEYS = {"payer": ("federal", "regional"), "item": ("bonus", "pay", "compensation")}
-"""A ``spend_rub`` claim names one ledger entry: who pays, and for what."""
+"""A ``spend_rub`` claim may name who pays and for what; left out, it sums over them."""
+
+CLAIM_USES = ("evidence", "prior")
+"""``used_for``: a claim is evidence, or it set a prior of the same scenario (then it is
+shown, but it tests nothing)."""
 
 
 def prior_keys(loss_mode: str) -> list[str]:

@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from sim.config.scenario import Scenario
-from sim.core.schema import ENTRY_MARK, LEDGER_CLAIM_KEYS, key_spec
+from sim.core.schema import CLAIM_USES, ENTRY_MARK, LEDGER_CLAIM_KEYS, key_spec
 from sim.core.units import ITEM, PAYER, SAMPLE, TIME, TIME_BOUND, YEAR, attrs
 from sim.core.variables import (
     BOUND,
@@ -188,7 +188,8 @@ def provenance(scenario: Scenario, root: np.random.SeedSequence, keep: str) -> d
     """Global attrs recording how the results were made."""
     claims = [{k: (str(v) if v is not None and k in ("start", "end", "date") else v)
                for k, v in asdict(c).items()
-               if v is not None or k not in LEDGER_CLAIM_KEYS}  # as version 1 wrote them
+               if not ((k in LEDGER_CLAIM_KEYS and v is None)  # as version 1 wrote them
+                       or (k == "used_for" and v == CLAIM_USES[0]))}
               for c in scenario.claims]
     return {
         "title": "fiscal-strain-sim results",
