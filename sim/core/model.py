@@ -297,7 +297,8 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
     eps = p["recruitment.bonus_elasticity"]
     if np.any(eps != 0):
         log_real = np.divide(bonus, bonus[0], out=scratch)
-        np.log(log_real, out=log_real)
+        with np.errstate(divide="ignore"):  # a bonus cut to 0: no recruits (eps > 0)
+            np.log(log_real, out=log_real)
         price_growth = log_growth(p, "prices.inflation", schedules, years, days)
         if price_growth is not None:
             log_real -= price_growth
