@@ -1,6 +1,6 @@
 """Model 2's cost (``make bench``): schedules and the ledger against version 1.
 
-Issue 11 asks that history as data (schedules, the known exchange-rate path) and the
+The target: history as data (schedules, the known exchange-rate path) and the
 ledger by payer cost no more than 25% over version 1 at 10^6 samples x 24 months. Each
 engine runs in its own process and its time is divided by the floor measured in that
 process (NumPy drawing the same random numbers, `bench_engine.floor_seconds`), so the

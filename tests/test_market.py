@@ -24,12 +24,6 @@ NO_NOISE = Noise(None, None, None)
 START = dt.date(2025, 1, 1)
 M = DAYS_PER_MONTH
 ULP = np.finfo(float).eps
-BUG_PACKAGE_SHAPES = pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "sim bug: Market.package_rub(slice(None)) adds a (K, n) pay part in place to an (n,) "
-    "package when pay grows but no bonus does"))
-BUG_PACKAGE_BASE = pytest.mark.xfail(strict=True, reason=(
-    "sim bug: Market.static_recruits divides an (n,) package by package[0], sample 0's "
-    "package, rather than each sample's step-0 package, when psi > 0 and nothing grows"))
 HAND = 1e-12
 """Relative tolerance against a hand formula evaluated in another order: the powers and
 logs differ by a few ulps each; eps <= 1 amplifies a relative error at most by its size."""
@@ -63,7 +57,6 @@ def test_package_with_pay_weight_against_the_wage():
     assert b[-1] != pytest.approx(1.0, abs=0.01)  # the inputs move b_k
 
 
-@BUG_PACKAGE_SHAPES
 def test_package_with_pay_weight_against_the_price_level():
     """Without [wage] the comparator is P_k = (1 + pi)^tau."""
     psi, eps, g_p, infl = 1.0, 0.5, 0.15, 0.08
@@ -88,7 +81,6 @@ def test_wage_comparator_without_pay_weight():
     np.testing.assert_allclose(out["recruits"][:, 0], expected, rtol=HAND)
 
 
-@BUG_PACKAGE_BASE
 def test_package_base_is_each_samples_own():
     """psi > 0 and nothing grows: V_k = V_0 in every sample, so b_k = 1 / P_k whatever the
     sample's bonus and pay (sample 0 must not set the others' base)."""
@@ -214,7 +206,7 @@ def test_larger_pool_never_recruits_fewer(seed):
         assert np.mean(more > fewer * (1 + 1e-6)) > 0.5  # not vacuous: most samples differ
 
 
-@pytest.mark.parametrize("psi", [0.0, pytest.param(1.5, marks=BUG_PACKAGE_BASE)])
+@pytest.mark.parametrize("psi", [0.0, 1.5])
 def test_unreached_pool_recruits_as_without_pool(psi):
     """A pool of 1e15 (never approached) recruits as no pool, per sample: the in-loop
     recruits (with a pool) and the all-steps recruits (without) agree. pool_k differs

@@ -48,9 +48,19 @@ BAD = {
     "a date the results cannot hold": (
         minimal(budget={"defense_rub": schedule({"0001-01-01": 1e13})}),
         "budget.defense_rub.schedule.0001-01-01", "expected a date from"),
-    "a date twice": (
+    "a date not written YYYY-MM-DD": (
         minimal(pay={"growth": schedule({D(2024, 1, 1): 0.1, "20240101": 0.2})}),
-        "pay.growth.schedule.20240101", "given twice"),
+        "pay.growth.schedule.20240101", "expected a date (YYYY-MM-DD)"),
+    "an ISO week date": (
+        minimal(pay={"growth": schedule({D(2024, 1, 1): 0.1, '"2024-W02-1"': 0.2})}),
+        "pay.growth.schedule.2024-W02-1", "expected a date (YYYY-MM-DD)"),
+    "too many entries": (
+        minimal(pay={"growth": schedule({D(2000, 1, 1) + dt.timedelta(days=i): 0.1
+                                         for i in range(1201)})}),
+        "pay.growth.schedule", "at most 1200 entries"),
+    "a schedule on a setting": (
+        minimal(time={"months": schedule({D(2024, 1, 1): 6})}),
+        "time.months", "a setting takes no schedule"),
     "empty schedule": (
         minimal(pay={"monthly_rub": schedule({})}),
         "pay.monthly_rub.schedule", "non-empty table"),

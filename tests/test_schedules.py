@@ -22,7 +22,7 @@ from sim.core.schema import OPTIONAL, REQUIRED, SCHEMA, entry_key
 from sim.core.timegrid import build_time_grid
 from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
-from .conftest import MINIMAL, minimal, to_toml
+from .conftest import CONFIGS, MINIMAL, minimal, to_toml
 
 # The figures are hand-chosen test inputs (MINIMAL's 600,000 persons, 40,000 recruits and
 # 35,000 casualties a month, bonus 400,000 + 1,100,000 RUB, ...), not reference data.
@@ -530,3 +530,15 @@ def test_config_written_by_the_helper_holds_the_schedule(write_config):
     assert [k for k in scenario.priors if k.startswith("pay.monthly_rub")] == [
         "pay.monthly_rub@2024-01-01", "pay.monthly_rub@2025-02-01"]
     assert scenario.priors["pay.monthly_rub@2024-01-01"].source == "test input"
+
+
+def test_schedule_dates_given_from_python():
+    """`load_scenario(values=...)` takes a schedule keyed by dates (what TOML would give
+    as strings), and reads it as the same schedule."""
+    base = CONFIGS / "baseline.toml"
+    as_text = sim.load_scenario(base, values={
+        "bonus.federal_rub": {"schedule": {"2022-09-01": 195_000, "2024-08-01": 4e5}}})
+    as_dates = sim.load_scenario(base, values={
+        "bonus.federal_rub": {"schedule": {D(2022, 9, 1): 195_000, D(2024, 8, 1): 4e5}}})
+    assert as_dates.schedules["bonus.federal_rub"].entries == (
+        as_text.schedules["bonus.federal_rub"].entries)

@@ -92,3 +92,23 @@ def test_memory_of_a_sketch_does_not_depend_on_samples():
     block_bytes = sum(b.nbytes for b in many_blocks)
     assert retained_many < block_bytes / 10, (retained_many, block_bytes)
     assert retained_many < retained_few + block_bytes / 10
+
+
+def test_infinite_values_read_as_infinite_quantiles_without_warnings():
+    """The outermost buckets hold everything beyond MAX_MAGNITUDE: an infinite output (the
+    NWF's cover years when nothing is spent) reads back as inf, not as 1e18."""
+    import warnings
+
+    values = np.full((2, 100), np.inf)
+    values[1, :60] = 5.0
+    sketch = QuantileSketch(2)
+    sketch.update(values)
+    q = sketch.quantiles(np.array([0.25, 0.5, 0.95]))
+    assert np.all(np.isinf(q[:, 0]))
+    np.testing.assert_allclose(q[:2, 1], 5.0, rtol=0.011)
+    assert np.isinf(q[2, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        moments = Moments.of(values)
+        moments.merge(Moments.of(values))
+    assert np.isinf(moments.mean[0]) and np.isnan(moments.sd[0])

@@ -40,7 +40,7 @@ from sim.priors.distributions import Prior, PriorError, prior_from_value
 
 ERROR_MODELS = ("sd", "relative_sd", "log_sd")
 OBSERVATION_KEYS = ("quantity", "statistic", "start", "end", "date", "value", "unit",
-                    "source", "label", *ERROR_MODELS, "t_df", "reporter")
+                    "source", "label", "payer", "item", *ERROR_MODELS, "t_df", "reporter")
 
 
 @dataclass(frozen=True)
@@ -160,8 +160,9 @@ def _default_label(entry: dict) -> str:
     given, so that two reporters' figures for one window get distinct labels."""
     when = entry.get("date") or f"{entry.get('start')} to {entry.get('end')}"
     statistic = f" {entry['statistic']}" if "statistic" in entry else ""
+    ledger = "".join(f" {entry[k]}" for k in ("payer", "item") if entry.get(k))
     reporter = f" ({entry['reporter']})" if entry.get("reporter") else ""
-    return f"{entry.get('quantity')}{statistic} {when}{reporter}"
+    return f"{entry.get('quantity')}{ledger}{statistic} {when}{reporter}"
 
 
 # ---------------------------------------------------------------- reported series

@@ -10,6 +10,7 @@ import datetime as dt
 import difflib
 import json
 import math
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -349,6 +350,8 @@ def _validate(raw: dict, path: str, files: tuple[str, ...],
         value = raw.get(section, {}).get(name, SCHEMA[section][name].default)
         if value is REQUIRED:
             raise ConfigError(path, dotted, "missing required value")
+        if isinstance(value, dict) and "schedule" in value:
+            raise ConfigError(path, dotted, "a setting takes no schedule; expected one value")
         return value
 
     start = _date(setting("time.start"), path, "time.start")
@@ -570,6 +573,26 @@ def _prior_value(value: Any, path: str, dotted: str, where: str | None = None,
 
 SCHEDULE_KEYS_TEXT = ("schedule", "source")
 
+MAX_SCHEDULE_ENTRIES = 1200
+"""Most entries in one schedule: each is a sampled parameter (memory per sample), and a
+monthly history of 100 years is far more than any question here needs."""
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _schedule_date(key: Any) -> dt.date | None:
+    """A schedule entry's date from its key (``"2024-08-01"``, or a date given from Python);
+    None when it is not one."""
+    if isinstance(key, dt.date) and not isinstance(key, dt.datetime):
+        return key
+    if not isinstance(key, str) or not ISO_DATE.fullmatch(key):
+        return None
+    try:
+        return dt.date.fromisoformat(key)
+    except ValueError:
+        return None
+
 
 def _schedule(value: dict, path: str, dotted: str, start: dt.date
               ) -> list[tuple[dt.date, Prior]]:
@@ -591,14 +614,17 @@ def _schedule(value: dict, path: str, dotted: str, start: dt.date
     if not isinstance(table, dict) or not table:
         raise ConfigError(path, f"{dotted}.schedule", "expected a non-empty table of dated "
                           f"entries, {{ YYYY-MM-DD = prior, ... }}; got {table!r}")
+    if len(table) > MAX_SCHEDULE_ENTRIES:
+        raise ConfigError(path, f"{dotted}.schedule", f"expected at most "
+                          f"{MAX_SCHEDULE_ENTRIES} entries (one a month for 100 years); got "
+                          f"{len(table)}")
     entries: dict[dt.date, Prior] = {}
     for text, entry in table.items():
         where = f"{dotted}.schedule.{text}"
-        try:
-            date = dt.date.fromisoformat(text)
-        except ValueError:
+        date = _schedule_date(text)
+        if date is None:
             raise ConfigError(path, where, "expected a date (YYYY-MM-DD) as the entry's "
-                              f"key; got {text!r}") from None
+                              f"key; got {text!r}")
         if date in entries:
             raise ConfigError(path, where, f"the date {date} is given twice")
         if not FIRST_DATE <= date <= LAST_DATE:

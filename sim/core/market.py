@@ -56,8 +56,8 @@ class Market:
         if np.ndim(multiplier) or multiplier != 1.0:
             regional = np.multiply(multiplier, regional)
         package = np.add(_rows(self.federal_bonus, k), regional)
-        if self.pay_weight_rub is not None:
-            package += _rows(self.pay_weight_rub, k)
+        if self.pay_weight_rub is not None:  # not in place: pay may grow when bonuses do not
+            package = package + _rows(self.pay_weight_rub, k)
         return package
 
     def static_recruits(self, bonus_rub: np.ndarray, scratch: np.ndarray) -> np.ndarray:
@@ -68,9 +68,11 @@ class Market:
         r = self.demand
         if self.elasticity is None:
             return r
-        package = bonus_rub if self.pay_weight_rub is None else self.package_rub(slice(None))
+        package = bonus_rub if self.pay_weight_rub is None else np.broadcast_to(
+            self.package_rub(slice(None)), bonus_rub.shape)  # (K, n), so row 0 is V_0
         log_real = np.divide(package, package[0], out=scratch)
-        np.log(log_real, out=log_real)
+        with np.errstate(divide="ignore"):  # a package cut to 0: no recruits (eps > 0)
+            np.log(log_real, out=log_real)
         if self.log_comparator is not None:
             log_real -= self.log_comparator
         np.multiply(self.elasticity, log_real, out=log_real)
@@ -95,7 +97,8 @@ class Market:
         """
         np.copyto(out, self.demand[k])
         if self.elasticity is not None:
-            log_real = np.log(np.divide(self.package_rub(k, multiplier), package_0))
+            with np.errstate(divide="ignore"):  # a package cut to 0: no recruits (eps > 0)
+                log_real = np.log(np.divide(self.package_rub(k, multiplier), package_0))
             if self.log_comparator is not None:
                 log_real -= self.log_comparator[k]
             log_real *= self.elasticity

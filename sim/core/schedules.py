@@ -93,8 +93,9 @@ def step_values(p: Params, key: str, schedules: Schedules) -> np.ndarray:
         return p[key]
     if schedule.constant:
         return p[schedule.entries[schedule.in_force[0]]]
-    stacked = np.stack([p[entry] for entry in schedule.entries])
-    return stacked[schedule.in_force]
+    used, rows = np.unique(schedule.in_force, return_inverse=True)  # entries in force only
+    stacked = np.stack([p[schedule.entries[j]] for j in used])
+    return stacked[rows]
 
 
 def log_growth(p: Params, rate_key: str, schedules: Schedules, years: np.ndarray,

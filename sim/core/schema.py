@@ -274,14 +274,6 @@ for _dotted in SCHEDULE_KEYS:
     SCHEMA[_section][_name] = replace(SCHEMA[_section][_name], schedule=True)
 del _dotted, _section, _name
 
-GROWTH_COMPANIONS = {
-    "bonus.federal_rub": "bonus.federal_growth",
-    "bonus.regional_rub": "bonus.regional_growth",
-    "pay.monthly_rub": "pay.growth",
-    "wage.monthly_rub": "wage.growth",
-    **{f"budget.{name}": "budget.growth" for name in SCHEMA["budget"] if name != "growth"},
-}
-"""Each amount that grows and the annual rate it grows at."""
 
 TOP_LEVEL_KEYS = ("extends", "claims", "correlations", *SCHEMA)
 

@@ -148,7 +148,7 @@ def parameters_from_unit(priors: dict[str, Prior], unit: np.ndarray,
     Returns
     -------
     dict of str to ndarray, each (n,)
-        Every prior's values; fixed priors are filled with their value.
+        Every prior's values; a fixed prior is its value broadcast to (n,) (read-only).
 
     Notes
     -----
@@ -166,8 +166,8 @@ def parameters_from_unit(priors: dict[str, Prior], unit: np.ndarray,
             domain = DOMAINS[key_spec(key).domain]
             low = np.nextafter(domain.low, np.inf) if domain.low_open else domain.low
             params[key] = np.clip(values, low, domain.high, out=values)
-        else:
-            params[key] = np.full(n, prior.params["value"])
+        else:  # a read-only view: no memory per sample (schedules hold many fixed entries)
+            params[key] = np.broadcast_to(np.float64(prior.params["value"]), (n,))
     return params
 
 

@@ -78,7 +78,8 @@ def figures_for(ds: xr.Dataset) -> list[Figure]:
 
 
 def summary_frames(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
-    """The report's tables: summary (also written as summary.csv), and claims if any."""
+    """The report's tables: summary (also written as summary.csv), for a run also the
+    ledger ("who pays"), key probabilities and claims."""
     kind = kind_of(ds)
     if kind == "sensitivity":
         columns = [c for c in ("first_order", "total_order", "spearman", "prcc",

@@ -188,8 +188,11 @@ class QuantileSketch:
         return (np.where(np.signbit(values), -index, index) + self.n_buckets).astype(np.int64)
 
     def _values(self) -> np.ndarray:
+        """Each bucket's representative value; the outermost buckets, which hold every value
+        beyond `MAX_MAGNITUDE` (infinities included), read as -inf and +inf."""
         i = np.arange(self.n_buckets) + self.offset
         positive = 2 * np.exp(i * self.log_gamma) / (np.exp(self.log_gamma) + 1)
+        positive[-1] = np.inf
         return np.concatenate([-positive[::-1], [0.0], positive])
 
     def quantiles(self, levels: np.ndarray) -> np.ndarray:
@@ -228,7 +231,13 @@ class Moments:
 
     @classmethod
     def of(cls, values: np.ndarray) -> Moments:
-        """Moments of a block, values shape (S, n)."""
+        """Moments of a block, values shape (S, n) (an infinite value gives an infinite
+        mean and a NaN spread, without warnings)."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            return cls._of(values)
+
+    @classmethod
+    def _of(cls, values: np.ndarray) -> Moments:
         mean = values.mean(axis=1)
         deviations = values - mean[:, None]
         np.square(deviations, out=deviations)  # the same numbers as (values - mean) ** 2
@@ -239,9 +248,10 @@ class Moments:
         if other.count == 0:
             return
         total = self.count + other.count
-        delta = other.mean - self.mean
-        self.mean = self.mean + delta * (other.count / total)
-        self.m2 = self.m2 + other.m2 + delta**2 * (self.count * other.count / total)
+        with np.errstate(invalid="ignore", over="ignore"):  # infinite values: NaN spread
+            delta = np.where(self.mean == other.mean, 0.0, other.mean - self.mean)  # inf
+            self.mean = self.mean + delta * (other.count / total)
+            self.m2 = self.m2 + other.m2 + delta**2 * (self.count * other.count / total)
         self.count = total
 
     @property
