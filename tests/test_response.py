@@ -385,3 +385,25 @@ def test_every_mechanism_through_the_cli_file(write_config, tmp_path, capsys):
     in_memory = sim.simulate(sim.load_scenario(path))
     days = (back.first_cut_date.values - np.datetime64("2025-01-01")) / np.timedelta64(1, "D")
     np.testing.assert_array_equal(days, in_memory.first_cut_date.values)
+
+
+def test_summary_shows_the_cuts_in_memory_and_read_back(write_config, tmp_path):
+    """The summary's probability that the regions cut is the share of samples with a first
+    cut date (float days in memory, datetime64 from a file: the same figure), and the
+    months of cuts appear among the outcomes."""
+    config = minimal(regional_response={"stress_threshold": "0.02 to 0.04",
+                                        "cut_per_month": 0.2},
+                     budget={"regional_revenue_rub": 2.5e13},
+                     bonus={"regional_rub": "0.5e6 to 2e6"})
+    ds = sim.simulate(sim.load_scenario(write_config(config)), samples=400, seed=3)
+    cut = np.isfinite(ds.first_cut_date.values)
+    assert 0 < cut.mean() < 1  # the test means something: some samples cut, some not
+    table = sim.summarize(ds).probabilities.set_index("event")
+    assert table.loc["regions cut their bonuses within the horizon", "probability"] == (
+        cut.mean())
+    write_results(ds, tmp_path / "r.nc")
+    back = sim.summarize(read_results(tmp_path / "r.nc"))
+    assert back.probabilities.equals(sim.summarize(ds).probabilities)
+    outcomes = sim.summarize(ds).outcomes.set_index("quantity")
+    assert outcomes.loc["months_cutting", "mean"] == pytest.approx(
+        float(ds.months_cutting.mean()), rel=1e-6)

@@ -116,6 +116,15 @@ BAD = {
                 bonus={"federal_rub": schedule({D(2024, 1, 1): 4e5, D(2025, 3, 1): 0}),
                        "regional_rub": 0}),
         "recruitment.bonus_elasticity", "could overflow"),
+    "a collapsing wage with a strong elasticity": (
+        minimal(time={"months": 120}, recruitment={"bonus_elasticity": 10.0},
+                wage={"monthly_rub": 1e5, "growth": -0.9}),
+        "time.months", "could overflow"),
+    "cuts to a zero bonus with a negative elasticity": (
+        minimal(recruitment={"bonus_elasticity": -0.5}, bonus={"federal_rub": 0},
+                budget={"regional_revenue_rub": 2e13},
+                regional_response={"stress_threshold": 0.01, "cut_per_month": 0.5}),
+        "recruitment.bonus_elasticity", "could overflow"),
     "correlated schedule entry": (
         to_toml(minimal(fx={"rub_per_usd": schedule({D(2024, 8, 1): "80 to 90"})},
                         **UNCERTAIN))

@@ -33,6 +33,9 @@ OUTCOMES = (
 )
 """Per-sample outcomes in the summary table (``*_by_year`` expand to one row per year)."""
 
+OPTIONAL_OUTCOMES = ("months_cutting",)
+"""Outcomes shown when the results hold them (the regions' response)."""
+
 DAILY_BONUS_THRESHOLD_USD = 24e6
 DEFENSE_SHARE_THRESHOLD = 0.05
 
@@ -42,8 +45,11 @@ EVENTS = (
      DAILY_BONUS_THRESHOLD_USD),
     ("bonus bill above 5% of the defence budget", "bonus_share_of_defense_horizon", ">",
      DEFENSE_SHARE_THRESHOLD),
+    ("regions cut their bonuses within the horizon", "first_cut_date", "given", None),
 )
-"""Key probabilities: (label, per-sample variable, comparison, threshold)."""
+"""Key probabilities: (label, per-sample variable, comparison, threshold); ``given``: the
+value is not missing (a date, NaN or NaT when the event never happens). An event on a
+variable the results do not hold (the regions' response) is left out."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,7 @@ def summarize(ds: xr.Dataset) -> Summary:
 def outcome_table(ds: xr.Dataset) -> pd.DataFrame:
     """Mean and quantiles (5, 25, 50, 75, 95) of each per-sample outcome."""
     rows = []
-    for name in OUTCOMES:
+    for name in (*OUTCOMES, *(n for n in OPTIONAL_OUTCOMES if n in ds)):
         da = ds[name]
         series = ([(f"{name}[{int(y)}]", da.sel({YEAR: y})) for y in da[YEAR].values]
                   if YEAR in da.dims else [(name, da)])
@@ -159,8 +165,13 @@ def probability_table(ds: xr.Dataset) -> pd.DataFrame:
     rows = []
     n = ds.sizes[SAMPLE]
     for label, name, op, threshold in EVENTS:
-        x = np.asarray(ds[name], dtype=np.float64)
-        p = float(np.mean(x < threshold if op == "<" else x > threshold))
+        if name not in ds:
+            continue
+        if op == "given":  # float days in memory, datetime64 read back from a file
+            p = float(ds[name].notnull().mean())
+        else:
+            x = np.asarray(ds[name], dtype=np.float64)
+            p = float(np.mean(x < threshold if op == "<" else x > threshold))
         rows.append({"event": label, "probability": p, "mc_se": np.sqrt(p * (1 - p) / n)})
     return pd.DataFrame(rows)
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config.scenario import Claim
-from sim.core.model import ITEMS, PAYERS
-from sim.core.schema import CLAIM_QUANTITIES
+from sim.core.schema import CLAIM_QUANTITIES, ITEMS, PAYERS
 from sim.core.timegrid import TimeGrid
 from sim.core.variables import VARIABLES
 

@@ -446,7 +446,8 @@ of the priors' effective support applied to the whole path."""
 _GROWTH_CAUSES = {
     "bonus and pay growth": ("bonus.federal_growth", "bonus.regional_growth", "pay.growth"),
     "recruitment.bonus_elasticity": ("recruitment.bonus_elasticity", "bonus.federal_growth",
-                                     "bonus.regional_growth", "prices.inflation"),
+                                     "bonus.regional_growth", "prices.inflation",
+                                     "wage.growth", "pay.growth"),
     "fx.drift": ("fx.drift",),
     "fx.volatility": ("fx.volatility",),
     "budget.growth": ("budget.growth",),
@@ -459,7 +460,8 @@ def _check_growth(priors: dict[str, Prior], months: int, path: str,
     """Refuse a horizon over which the priors' fastest compounding could overflow.
 
     The bound adds, per year, the fastest log growth of a bonus or pay, the recruits'
-    response to the real bonus (|eps| times the fastest real bonus change), the drift
+    response to the real package (|eps| times the fastest change of the bonuses, and pay
+    when it counts, against prices or the civilian wage), the drift
     of the exchange rate either way (the rate itself, and USD amounts) and the fall
     of the budgets (shares), times the horizon in years T; and the spread of the
     exchange rate's random walk, `FX_WALK_Z` sigma_X sqrt(T): no output compounds faster.
@@ -470,10 +472,14 @@ def _check_growth(priors: dict[str, Prior], months: int, path: str,
 
     amounts = [log_rates(k) for k in ("bonus.federal_growth", "bonus.regional_growth",
                                       "pay.growth")]
-    bonus = [log_rates(k) for k in ("bonus.federal_growth", "bonus.regional_growth")]
-    inflation = log_rates("prices.inflation")
-    real = max(max(abs(h - inflation[0]) for _, h in bonus),
-               max(abs(lo - inflation[1]) for lo, _ in bonus))
+    package = [log_rates(k) for k in ("bonus.federal_growth", "bonus.regional_growth")]
+    if support(priors, "recruitment.pay_weight")[1] > 0:  # pay is part of the package
+        package.append(log_rates("pay.growth"))
+    comparators = [log_rates("prices.inflation")]
+    if support(priors, "wage.monthly_rub")[1] > 0:  # the civilian wage is the comparator
+        comparators.append(log_rates("wage.growth"))
+    real = max(max(abs(h - c_low) for _, h in package for c_low, _ in comparators),
+               max(abs(lo - c_high) for lo, _ in package for _, c_high in comparators))
     eps = max(abs(v) for v in support(priors, "recruitment.bonus_elasticity"))
     terms = {
         "bonus and pay growth": max(0.0, max(h for _, h in amounts)),
@@ -512,15 +518,22 @@ def _check_bonus_jumps(priors: dict[str, Prior], schedules: dict[str, Schedule],
     B_0 in one step, which `_check_growth` (rates per year) does not see. The bound is
     eps times the largest log ratio between the entries' supports and the bonus at the
     start, either way (a bonus that can fall to zero with a negative elasticity is refused).
+    The regions' response can cut the regional bonus down to its floor: then the floor is
+    the regional bonus's lowest value.
     """
     eps_low, eps_high = support(priors, "recruitment.bonus_elasticity")
-    if not any(key in schedules for key in BONUS_KEYS) or eps_low == eps_high == 0:
+    responds = "regional_response.floor_rub" in priors
+    if (not any(key in schedules for key in BONUS_KEYS) and not responds) or (
+            eps_low == eps_high == 0):
         return
     start = [priors[schedules[key].entries[schedules[key].in_force[0]]] if key in schedules
              else priors[key] for key in BONUS_KEYS]
     low0 = sum(prior.effective_support()[0] for prior in start)
     high0 = sum(prior.effective_support()[1] for prior in start)
-    low_all = sum(support(priors, key)[0] for key in BONUS_KEYS)
+    lows = [support(priors, key)[0] for key in BONUS_KEYS]
+    if responds:  # cuts reach the floor (or the bonus itself, when it is lower)
+        lows[1] = min(lows[1], support(priors, "regional_response.floor_rub")[0])
+    low_all = sum(lows)
     high_all = sum(support(priors, key)[1] for key in BONUS_KEYS)
     up = math.log(high_all / low0)  # low0 > 0: `_check_joint`
     down = math.log(high0 / low_all) if low_all > 0 else math.inf
@@ -528,7 +541,8 @@ def _check_bonus_jumps(priors: dict[str, Prior], schedules: dict[str, Schedule],
     if exponent <= math.log(MAX_GROWTH_FACTOR):
         return
     raise ConfigError(path, blame("recruitment.bonus_elasticity", *BONUS_KEYS),
-                      f"the bonus schedules' entries reach {low_all:.3g} to {high_all:.3g} RUB "
+                      f"the bonus (its schedules' entries, the regions' cuts) can reach "
+                      f"{low_all:.3g} to {high_all:.3g} RUB "
                       f"against {low0:.3g} to {high0:.3g} at time.start, so with "
                       f"bonus_elasticity {eps_low:.3g} to {eps_high:.3g} recruits could scale "
                       f"up to e^{exponent:.3g}-fold, more than {MAX_GROWTH_FACTOR:.0e}-fold, "

@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from sim.core.budgets import BudgetPath, budget_growth, budget_path, has_key
-from sim.core.model import PAYERS, Params
+from sim.core.model import Params
 from sim.core.schedules import NO_SCHEDULES, Schedules
+from sim.core.schema import PAYERS
 from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 BUDGET_DENOMINATORS = {

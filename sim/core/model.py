@@ -19,6 +19,7 @@ from sim.core.market import build_market
 from sim.core.pipelines import pipeline
 from sim.core.response import build_response
 from sim.core.schedules import NO_SCHEDULES, Schedules, grown_amount, step_values
+from sim.core.schema import ITEMS, PAYERS
 from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 Params = Mapping[str, np.ndarray]
@@ -262,11 +263,6 @@ def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | f
         "training": in_training,
         "reserve": reserve,
     }
-
-
-PAYERS = ("federal", "regional")
-ITEMS = ("bonus", "pay", "compensation")
-"""The ledger's axes: who pays, and for what (spend_rub is (K, payer, item, n))."""
 
 
 def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,

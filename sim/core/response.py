@@ -2,11 +2,12 @@
 
 Stress in step k is the regions' manpower spend (their bonuses and compensation paid in the
 step), annualised, over regional revenue in force:
-sigma_k = (S_reg,k / D_k x 365.25) / revenue_k. The multiplier c_0 = 1 and, after each step,
-with f_k = min(1, floor / B_reg,k) (1 where B_reg,k = 0):
-c_{k+1} = max(f_{k+1}, c_k (1 - zeta)^(D_k / M))             if sigma_k > theta,
-c_{k+1} = max(f_{k+1}, min(1, c_k (1 + eta)^(D_k / M)))      otherwise.
-The regional bonus paid is c_k B_reg,k: never below the floor, nor above the scheduled bonus.
+sigma_k = (S_reg,k / D_k x 365.25) / revenue_k. The multiplier cR_0 = 1 (cR, since c_k
+are the casualties elsewhere) and, after each step, with f_k = min(1, floor / B_reg,k)
+(1 where B_reg,k = 0):
+cR_{k+1} = max(f_{k+1}, cR_k (1 - zeta)^(D_k / M))             if sigma_k > theta,
+cR_{k+1} = max(f_{k+1}, min(1, cR_k (1 + eta)^(D_k / M)))      otherwise.
+The regional bonus paid is cR_k B_reg,k: never below the floor, nor above the scheduled bonus.
 """
 
 from __future__ import annotations

@@ -303,7 +303,11 @@ CLAIM_STATISTICS = {"flow": ("total", "per_day"), "stock": ("at",), "level": ("a
 CLAIM_KEYS = ("quantity", "statistic", "start", "end", "date", "value", "unit", "source",
               "label", "payer", "item", "used_for")
 
-LEDGER_CLAIM_KEYS = {"payer": ("federal", "regional"), "item": ("bonus", "pay", "compensation")}
+PAYERS = ("federal", "regional")
+ITEMS = ("bonus", "pay", "compensation")
+"""The ledger's axes: who pays, and for what (spend_rub is (time, payer, item))."""
+
+LEDGER_CLAIM_KEYS = {"payer": PAYERS, "item": ITEMS}
 """A ``spend_rub`` claim may name who pays and for what; left out, it sums over them."""
 
 CLAIM_USES = ("evidence", "prior")

@@ -10,7 +10,7 @@ from collections.abc import Container
 from dataclasses import dataclass
 
 from sim.core.metrics import PAYER_RATIOS
-from sim.core.model import ITEMS, PAYERS
+from sim.core.schema import ITEMS, PAYERS
 from sim.core.units import (
     ITEM,
     PAYER,
@@ -87,7 +87,8 @@ VARIABLES: dict[str, Variable] = {
         f"Killed, missing and discharged wounded {_PER_STEP}, L_k = c_k - rho w_k."),
     "other_exits_persons": Variable(
         STEP, PERSONS, "other exits",
-        f"Contract ends, desertion and other exits {_PER_STEP} (o_k)."),
+        f"Contract ends, desertion and other exits {_PER_STEP}, from the deployed force and "
+        "the reserve (o_k)."),
     "net_change_persons": Variable(STEP, PERSONS, "net change of force",
                                    f"F_(k+1) - F_k: change of the deployed force {_PER_STEP}."),
     # stocks
@@ -124,8 +125,8 @@ VARIABLES: dict[str, Variable] = {
         "Signing-bonus spending per day converted at the step's exchange rate, S_k / D_k / X_k."),
     "pay_rub": Variable(STEP, RUB, "soldier pay",
                         f"Pay of the deployed force, the recruits in training and the "
-                        f"reserve {_PER_STEP}, P_k (F_k + T_k + Q_k) D_k/M, with P_k the "
-                        "monthly pay in force grown at pay.growth (all federal)."),
+                        f"reserve {_PER_STEP}, P_sol,k (F_k + T_k + Q_k) D_k/M, with P_sol,k "
+                        "the monthly pay in force grown at pay.growth (all federal)."),
     "compensation_rub": Variable(
         STEP, RUB, "compensation",
         f"Death and injury payments made {_PER_STEP}, federal and regional: for the killed "
@@ -159,11 +160,11 @@ VARIABLES: dict[str, Variable] = {
     # the regions' response (made only with a [regional_response] section)
     "regional_bonus_rub_per_recruit": Variable(
         STEP, "RUB/person", "regional bonus per recruit",
-        "Regional signing bonus paid per recruit after the regions' response, c_k B_reg,k.",
+        "Regional signing bonus paid per recruit after the regions' response, cR_k B_reg,k.",
         requires=RESPONSE_KEY),
     "regional_bonus_multiplier": Variable(
         STEP, _SHARE, "regional bonus multiplier",
-        "c_k: the regional bonus paid over the scheduled one (1 until the regions cut).",
+        "cR_k: the regional bonus paid over the scheduled one (1 until the regions cut).",
         requires=RESPONSE_KEY),
     "regional_stress": Variable(
         STEP, _SHARE, "regional stress",
@@ -220,12 +221,12 @@ VARIABLES: dict[str, Variable] = {
         "Manpower cost over the horizon divided by the defence budget for the same days."),
     "first_cut_date": Variable(
         PER_SAMPLE, "days since {start}", "date of the first regional bonus cut",
-        "Start of the first step with c_k < 1, in days since time.start (CF time units: "
+        "Start of the first step with cR_k < 1, in days since time.start (CF time units: "
         "xarray reads it back from a file as a date); NaN (NaT) if the regions never cut.",
         requires=RESPONSE_KEY),
     "months_cutting": Variable(
         PER_SAMPLE, "month", "months of regional bonus cuts",
-        "Length of the steps with c_k < 1 [mean months].", requires=RESPONSE_KEY),
+        "Length of the steps with cR_k < 1 [mean months].", requires=RESPONSE_KEY),
     # per calendar year
     "bonus_spend_rub_by_year": Variable(
         YEARLY, RUB, "bonus spend per calendar year",
