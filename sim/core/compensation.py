@@ -111,7 +111,11 @@ def build_compensation(p: Params, schedules: Schedules, days: np.ndarray) -> Com
     declared_share = p["losses.missing_declared_dead_share"]
     delay = p["compensation.delay_months"]
     timed = bool(np.any(delay) or np.any(take_up != 1) or np.any(declared_share))
-    stocks = {payer: np.zeros((n_steps + 1, n)) for payer in ("federal", "regional")}
+    if timed:
+        stocks = {payer: np.zeros((n_steps + 1, n)) for payer in ("federal", "regional")}
+    else:  # nothing is ever owed: one array of zeros serves both payers
+        nothing = np.zeros((n_steps + 1, n))
+        stocks = {"federal": nothing, "regional": nothing}
     killed_rub = {"federal": step_values(p, "compensation.per_killed_rub", schedules),
                   "regional": step_values(p, "compensation.regional_per_killed_rub",
                                           schedules)}
