@@ -18,8 +18,22 @@ def has_key(p: Params, key: str, schedules: Schedules) -> bool:
 
 def budget_growth(p: Params, schedules: Schedules, years: np.ndarray, days: np.ndarray
                   ) -> np.ndarray | float:
-    """exp(G_k) at the rate budget.growth, (K, n), or 1.0 when it is zero throughout (for a
-    constant rate, version 1's (1 + g)^tau_k)."""
+    """exp(G_k) at the rate budget.growth.
+
+    Parameters
+    ----------
+    p : mapping of str to ndarray
+        Sampled parameters.
+    schedules : mapping of str to Schedule
+    years, days : ndarray, shape (K,)
+        tau_k [year] and D_k [days].
+
+    Returns
+    -------
+    ndarray (K, n) or float
+        The growth factor [1], or 1.0 when the rate is zero throughout (for a constant
+        rate, version 1's (1 + g)^tau_k).
+    """
     log_grown = log_growth(p, "budget.growth", schedules, years, days)
     return 1.0 if log_grown is None else np.exp(log_grown, out=log_grown)
 
@@ -72,10 +86,25 @@ class BudgetPath:
 def budget_path(p: Params, key: str, schedules: Schedules, grown: np.ndarray | float,
                 years: np.ndarray, days: np.ndarray) -> BudgetPath:
     """An annual budget amount (or the NWF stock) in force at each step start, grown at
-    budget.growth [RUB/year or RUB].
+    budget.growth.
 
-    `grown` is `budget_growth`'s result; a key without a schedule is ``p[key] * grown``,
-    as in version 1. A schedule without budget growth is one piece per entry in force.
+    Parameters
+    ----------
+    p : mapping of str to ndarray
+        Sampled parameters.
+    key : str
+        A budget key, e.g. ``"budget.defense_rub"``.
+    schedules : mapping of str to Schedule
+    grown : ndarray (K, n) or float
+        `budget_growth`'s result.
+    years, days : ndarray, shape (K,)
+        tau_k [year] and D_k [days].
+
+    Returns
+    -------
+    BudgetPath
+        [RUB/year, or RUB for the NWF]. A key without a schedule is ``p[key] * grown``, as
+        in version 1; a schedule without budget growth is one piece per entry in force.
     """
     whole = (slice(None),)
     schedule = schedules.get(key)

@@ -86,8 +86,23 @@ def build_schedule(key: str, dates: Sequence[dt.date], starts: np.ndarray) -> Sc
 
 
 def step_values(p: Params, key: str, schedules: Schedules) -> np.ndarray:
-    """Value of `key` in force in each step: (K, n), or the (n,) draw when one value is in
-    force throughout (a key without a schedule, or a schedule with one entry in force)."""
+    """Value of `key` in force in each step.
+
+    Parameters
+    ----------
+    p : mapping of str to ndarray, each (n,)
+        Sampled parameters (a schedule's entries under their own names).
+    key : str
+        A config key, e.g. ``"recruitment.per_month"``.
+    schedules : mapping of str to Schedule
+
+    Returns
+    -------
+    ndarray
+        (K, n), or the (n,) draw when one value is in force throughout (a key without a
+        schedule, or a schedule with one entry in force). Not a copy in the latter case:
+        callers must not write to it.
+    """
     schedule = schedules.get(key)
     if schedule is None:
         return p[key]
@@ -100,8 +115,22 @@ def step_values(p: Params, key: str, schedules: Schedules) -> np.ndarray:
 
 def log_growth(p: Params, rate_key: str, schedules: Schedules, years: np.ndarray,
                days: np.ndarray) -> np.ndarray | None:
-    """G_k, the log growth from the start to step k at the rate `rate_key`, (K, n); None
-    when the rate is zero throughout.
+    """G_k, the log growth from the start to step k at the rate `rate_key`.
+
+    Parameters
+    ----------
+    p : mapping of str to ndarray
+        Sampled parameters.
+    rate_key : str
+        An annual growth rate's key, e.g. ``"pay.growth"`` [1/year].
+    schedules : mapping of str to Schedule
+    years, days : ndarray, shape (K,)
+        tau_k [year] and D_k [days].
+
+    Returns
+    -------
+    ndarray, shape (K, n), or None
+        G_k [1] (a new array), or None when the rate is zero throughout.
 
     Notes
     -----
@@ -123,8 +152,28 @@ def log_growth(p: Params, rate_key: str, schedules: Schedules, years: np.ndarray
 def grown_amount(p: Params, amount_key: str, rate_key: str, schedules: Schedules,
                  years: np.ndarray, days: np.ndarray, out: np.ndarray | None = None
                  ) -> np.ndarray:
-    """An amount with a growth rate, per step: value_j exp(G_k - G_{k_j}), (K, n).
+    """An amount with a growth rate, per step: value_j exp(G_k - G_{k_j}).
 
+    Parameters
+    ----------
+    p : mapping of str to ndarray
+        Sampled parameters.
+    amount_key, rate_key : str
+        The amount (e.g. ``"pay.monthly_rub"``) and its annual growth rate.
+    schedules : mapping of str to Schedule
+    years, days : ndarray, shape (K,)
+        tau_k [year] and D_k [days].
+    out : ndarray, shape (K, n), optional
+        Receives the result.
+
+    Returns
+    -------
+    ndarray
+        (K, n) [the amount's unit], or the (n,) draw (not a copy) when nothing grows or
+        changes and no `out` is given.
+
+    Notes
+    -----
     Entry j is the one in force in step k and k_j the first step in which it is in force,
     so growth compounds from the step an entry takes effect. Without a schedule this is
     version 1's value (1 + g)^tau_k, computed the same way (growth factor, then times the
