@@ -21,10 +21,22 @@ def test_shipped_configs_load_and_every_uncertain_prior_cites_a_source():
                 assert prior.source, f"{path.name}: {key} has no source"
 
 
-def test_baseline_matches_the_seed_article():
+def test_baseline_is_the_best_evidence():
     scenario = load_scenario(CONFIGS / "baseline.toml")
     assert scenario.grid.start == dt.date(2025, 1, 1) and scenario.grid.n_steps == 24
-    assert len(scenario.claims) == 7  # the seed article's 4; Kluge's in RUB, federal, regional
+    # Medvedev's 4 totals, 5 force estimates, Re:Russia's 3 items, Kluge's 3, the General
+    # Staff's, the regional bonus after the cuts; 5 of them set a prior
+    assert len(scenario.claims) == 17
+    assert sum(c.used_for == "prior" for c in scenario.claims) == 5
+    recruits = scenario.priors["recruitment.per_month"]
+    assert recruits.quantile(0.05) == pytest.approx(31_000)
+    assert recruits.quantile(0.95) == pytest.approx(40_000)
+
+
+def test_seed_article_keeps_the_seed_articles_figures():
+    scenario = load_scenario(CONFIGS / "seed_article.toml")
+    assert len(scenario.claims) == 4  # Kelin's two, the General Staff's, Kluge's $24M
+    assert [c.used_for for c in scenario.claims].count("prior") == 1  # Kelin's ~600k
     recruits = scenario.priors["recruitment.per_month"]
     assert recruits.quantile(0.05) == pytest.approx(50_000)
     assert recruits.quantile(0.95) == pytest.approx(60_000)
@@ -35,8 +47,12 @@ def test_extends_inherits_and_overrides():
     baseline = load_scenario(CONFIGS / "baseline.toml")
     assert official.priors["recruitment.per_month"].params["high"] == 37_500
     assert official.priors["losses.per_month"] == baseline.priors["losses.per_month"]
-    assert official.claims == baseline.claims
     assert [p.rsplit("/", 1)[-1] for p in official.files] == ["official.toml", "baseline.toml"]
+    # A child without [[claims]] inherits its parent's (official.toml gives its own list)
+    correlated = load_scenario(CONFIGS / "correlated.toml")
+    independent = load_scenario(CONFIGS / "independent.toml")
+    assert correlated.claims == independent.claims
+    assert [c.label for c in official.claims] == [c.label for c in baseline.claims]
 
 
 def test_set_overrides_use_toml_value_syntax(write_config):

@@ -83,14 +83,15 @@ def test_sampled_factor_is_a_latin_hypercube_over_scenarios(write_sweep):
 
 def test_sources_sweep_and_comparison_table():
     experiments = load_sweep(CONFIGS / "sweeps" / "sources.toml")
-    assert [e.label for e in experiments] == ["baseline", "independent", "official"]
+    labels = ["baseline", "seed_article", "independent", "official"]
+    assert [e.label for e in experiments] == labels
     experiments = [e.__class__(e.label, e.factors, e.scenario.with_run(samples=2000))
                    for e in experiments]
     table = comparison_table(run_experiments(experiments))
-    assert list(table.scenario) == ["baseline", "independent", "official"]
-    # Kelin's 600k troops: below the baseline's band, inside the independent one's.
-    assert table["Kelin: ~600k troops fighting"][0].startswith("below")
-    assert table["Kelin: ~600k troops fighting"][1].startswith("inside")
+    assert list(table.scenario) == labels
+    # Kelin's 600k troops: inside the baseline's band, below the official one's (700k).
+    assert table["Kelin: ~600k troops fighting"][0].startswith("inside")
+    assert table["Kelin: ~600k troops fighting"][3].startswith("below")
 
 
 def test_bonus_escalation_sweep_is_a_3x3_factorial():
@@ -106,9 +107,9 @@ def test_cli_sweep_and_compare_write_files(tmp_path, capsys):
     status, text, err = run_cli("sweep", CONFIGS / "sweeps" / "sources.toml", "--samples", 500,
                                 "--out", out, capsys=capsys)
     assert status == 0, err
-    assert "C3: Kelin: ~600k troops fighting" in text
+    assert "C7: Kelin: ~600k troops fighting" in text
     ds = read_results(out)
-    assert ds.sizes["scenario"] == 3 and ds.scenario_label.values[0] == "baseline"
+    assert ds.sizes["scenario"] == 4 and ds.scenario_label.values[0] == "baseline"
     status, text, err = run_cli("compare", CONFIGS / "baseline.toml",
                                 CONFIGS / "official.toml", "--samples", 300, "--keep",
                                 "summary", "--out", tmp_path / "cmp.zarr", capsys=capsys)

@@ -59,7 +59,7 @@ def _has_units(label: str) -> bool:
 
 
 def test_fan_chart_bands_paths_and_claims(run, tmp_path):
-    ax = plots.fan_chart(run, "bonus_spend_usd_per_day", paths=3)
+    ax = plots.fan_chart(run, "bonus_spend_rub_per_day", paths=3)
     assert len(ax.collections) == 2 + 1  # two bands, and the claim's window line
     labels = [line.get_label() for line in ax.lines]
     assert labels.count("median") == 1 and labels.count("sample paths") == 1
@@ -67,7 +67,7 @@ def test_fan_chart_bands_paths_and_claims(run, tmp_path):
     assert _has_units(ax.get_ylabel()) and ax.get_xlabel() == "date"
     _check_saves(ax, tmp_path)
     force = plots.fan_chart(run, "force_persons", paths=0)
-    assert [line.get_label() for line in force.lines][-1] == "Kelin: ~600k troops fighting"
+    assert [line.get_label() for line in force.lines][-1] == "Putin: ~700k in the war zone (Dec 2025)"
     _check_saves(force, tmp_path)
 
 
@@ -100,7 +100,7 @@ def test_manpower_balance_lines(run, tmp_path):
 def test_claims_chart_one_marker_per_claim(run, tmp_path):
     ax = plots.claims_chart(run)
     claims = next(line for line in ax.lines if line.get_label() == "claim")
-    assert len(claims.get_xdata()) == 7 and len(ax.get_yticklabels()) == 7
+    assert len(claims.get_xdata()) == 17 and len(ax.get_yticklabels()) == 17
     assert _has_units(ax.get_xlabel())
     _check_saves(ax, tmp_path)
 
@@ -136,9 +136,10 @@ def test_sensitivity_charts(sens, tmp_path):
 def test_scenario_comparison(sweep, tmp_path):
     ax = plots.scenario_comparison(sweep, "bonus_spend_usd_per_day_mean")
     medians = next(line for line in ax.lines if line.get_label() == "median")
-    assert len(medians.get_xdata()) == 3
+    assert len(medians.get_xdata()) == 4
     labels = {t.get_text(): t.get_position()[1] for t in ax.get_yticklabels()}
-    assert labels["baseline"] > labels["independent"] > labels["official"]  # first on top
+    assert (labels["baseline"] > labels["seed_article"] > labels["independent"]
+            > labels["official"])  # first on top
     assert _has_units(ax.get_xlabel())
     _check_saves(ax, tmp_path)
 

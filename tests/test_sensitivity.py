@@ -213,7 +213,7 @@ def test_cli_writes_results_and_prints_a_ranked_table(tmp_path, capsys):
     (["--outcome", "bonus_spend_usd_per_day", "--time", "2031-01-01"], "outside the horizon"),
     (["--outcome", "bonus_spend_usd_per_day", "--time", "soon"], "expected a date"),
     (["--outcome", "force_change_persons", "--samples", "100"], "power of two"),
-    (["--outcome", "months_of_decline", "--log"], "values <= 0"),
+    (["--outcome", "force_change_persons", "--log"], "values <= 0"),
 ])
 def test_cli_bad_input_exits_2(args, words, tmp_path, capsys):
     from .conftest import CONFIGS

@@ -31,7 +31,7 @@ def small_run(baseline):
 
 def test_layout_dims_and_core_names(small_run):
     ds = small_run
-    assert ds.sizes == {"sample": N_ODD, "time": 24, "time_bound": 25, "year": 2, "claim": 7,
+    assert ds.sizes == {"sample": N_ODD, "time": 24, "time_bound": 25, "year": 2, "claim": 17,
                         "quantile": 7, "payer": 2, "item": 3}
     for name in ("force_persons", "recruits_persons", "casualties_persons",
                  "irrecoverable_losses_persons", "bonus_rub_per_recruit",
@@ -61,7 +61,7 @@ def test_provenance_attrs(small_run, baseline):
     assert attrs["fiscal_strain_sim_version"] == sim.__version__
     assert attrs["design"] == "random"
     resolved = json.loads(attrs["config_resolved"])
-    assert resolved["recruitment"]["per_month"]["low"] == 50_000
+    assert resolved["recruitment"]["per_month"]["low"] == 31_000
     assert len(json.loads(attrs["claims"])) == len(baseline.claims)
 
 
@@ -97,8 +97,10 @@ def test_per_day_times_days_equals_step_totals(small_run):
 
 def test_stock_flow_conservation_in_the_dataset(small_run):
     ds = small_run.astype(np.float64)
-    lhs = ds.force_persons.isel(time_bound=-1) + ds.wounded_in_recovery_persons.isel(
-        time_bound=-1)
+    # F_K + W_K + T_K + Q_K (docs/model.md, Conservation): the baseline trains recruits and
+    # sends some to a reserve
+    lhs = (ds.force_persons + ds.wounded_in_recovery_persons + ds.training_persons
+           + ds.reserve_persons).isel(time_bound=-1)
     rhs = (ds.force_persons.isel(time_bound=0) + ds.recruits_persons.sum("time")
            - ds.irrecoverable_losses_persons.sum("time") - ds.other_exits_persons.sum("time"))
     # float32 storage: each of 24 steps carries a relative rounding of 6e-8.
