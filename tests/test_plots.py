@@ -67,7 +67,8 @@ def test_fan_chart_bands_paths_and_claims(run, tmp_path):
     assert _has_units(ax.get_ylabel()) and ax.get_xlabel() == "date"
     _check_saves(ax, tmp_path)
     force = plots.fan_chart(run, "force_persons", paths=0)
-    assert [line.get_label() for line in force.lines][-1] == "Putin: ~700k in the war zone (Dec 2025)"
+    last = [line.get_label() for line in force.lines][-1]
+    assert last == "Putin: ~700k in the war zone (Dec 2025)"
     _check_saves(force, tmp_path)
 
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,9 +65,16 @@ def test_summary_mode_keeps_per_sample_outcomes_and_streams_quantiles(baseline, 
     assert str(sim.summarize(summary)) == str(sim.summarize(full))
 
 
+SMALL_CONFIG = Path(__file__).parent / "data" / "baseline_v1.toml"
+"""The memory check's scenario: few per-sample outputs. The CLI prints the summary of what
+it wrote, which reads the per-sample outcomes, parameters and claims (kept for every
+sample by design, about 0.25 kB a sample here and 0.55 kB in the default scenario with its
+36 uncertain priors and 17 claims); the streaming itself must not grow."""
+
+
 def _peak_rss(samples: int, out) -> int:
     code = ("import resource, sys; from sim.cli import main; "
-            f"main(['run', r'{CONFIGS / 'baseline.toml'}', '--samples', '{samples}', "
+            f"main(['run', r'{SMALL_CONFIG}', '--samples', '{samples}', "
             f"'--keep', 'summary', '--out', r'{out}']); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -66,8 +66,8 @@ def test_every_output_variable_carries_its_unit_in_its_name(name):
     if unit.endswith("/day"):
         assert "_per_day" in name, (name, unit)
         unit = unit.removesuffix("/day")
-    if unit.startswith("days since"):  # a date in CF time units
-        assert name.endswith("_date"), name
+    if name.endswith("_date"):  # a date, in days after time.start (attrs reference_date)
+        assert unit == "day", (name, unit)
         return
     numerator = unit.split("/")[0]
     words = SPEC_WORDS.get(numerator, (UNIT_IN_NAME.get(numerator, numerator.lower()),))

@@ -220,10 +220,9 @@ VARIABLES: dict[str, Variable] = {
         PER_SAMPLE, _SHARE, "manpower cost / defence budget over the horizon",
         "Manpower cost over the horizon divided by the defence budget for the same days."),
     "first_cut_date": Variable(
-        PER_SAMPLE, "days since {start}", "date of the first regional bonus cut",
-        "Start of the first step with cR_k < 1, in days since time.start (CF time units: "
-        "xarray reads it back from a file as a date); NaN (NaT) if the regions never cut.",
-        requires=RESPONSE_KEY),
+        PER_SAMPLE, "day", "date of the first regional bonus cut",
+        "Start of the first step with cR_k < 1, in days after time.start (the attribute "
+        "reference_date); NaN if the regions never cut.", requires=RESPONSE_KEY),
     "months_cutting": Variable(
         PER_SAMPLE, "month", "months of regional bonus cuts",
         "Length of the steps with cR_k < 1 [mean months].", requires=RESPONSE_KEY),

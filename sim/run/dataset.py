@@ -112,10 +112,12 @@ def data_variables(scenario: Scenario, keep: str, outputs: dict[str, np.ndarray]
 
 
 def variable_attrs(scenario: Scenario, name: str) -> dict[str, str]:
-    """An output's attrs, with a date unit (``days since {start}``) made the scenario's."""
+    """An output's attrs; a date counted in days after time.start (``*_date``) also names
+    that start as ``reference_date`` (not CF ``days since`` units, which xarray would
+    decode to dates on reading a file: the numbers would differ from the run's)."""
     attrs = VARIABLES[name].attrs
-    if "{start}" in attrs["units"]:
-        attrs = {**attrs, "units": attrs["units"].format(start=scenario.grid.start)}
+    if name.endswith("_date"):
+        attrs = {**attrs, "reference_date": scenario.grid.start.isoformat()}
     return attrs
 
 
