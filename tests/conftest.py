@@ -135,3 +135,17 @@ def assert_same_run(a, b) -> None:
     xr.testing.assert_identical(a.drop_attrs(deep=False), b.drop_attrs(deep=False))
     strip = {k: v for k, v in a.attrs.items() if k not in TIMING_ATTRS}
     assert strip == {k: v for k, v in b.attrs.items() if k not in TIMING_ATTRS}
+
+
+def assert_refused(status: int, out: str, err: str, tmp_path, *words: str) -> str:
+    """A refused config: exit 2, one line on stderr holding every word, no traceback,
+    nothing on stdout and nothing written beside the config (``bad.toml``)."""
+    assert status == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+    return lines[0]

@@ -13,12 +13,13 @@ import pytest
 import sim
 from sim.core.metrics import PAYER_RATIOS, derive
 from sim.core.model import ITEMS, PAYERS, Noise, run_model
-from sim.core.schedules import build_schedule
-from sim.core.schema import OPTIONAL, REQUIRED, SCHEMA, entry_key
+from sim.core.schema import REQUIRED, SCHEMA
 from sim.core.timegrid import build_time_grid
 from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
-from .conftest import MINIMAL, minimal
+from .conftest import minimal
+from .test_model import params
+from .test_schedules import scheduled
 
 # Hand-chosen test inputs (MINIMAL's figures plus regional top-ups, growth rates and
 # budgets), not reference data.
@@ -30,31 +31,6 @@ F32 = 1e-6
 """Relative tolerance for results stored as float32 (rounding <= 2^-24 ~ 6e-8 relative)."""
 FEDERAL, REGIONAL = 0, 1
 BONUS, PAY, COMPENSATION = 0, 1, 2
-
-
-def params(overrides: dict | None = None, n: int = 1) -> dict[str, np.ndarray]:
-    """Every model parameter as an (n,) array: schema defaults, MINIMAL, then overrides."""
-    values = {f"{s}.{k}": key.default for s, keys in SCHEMA.items() for k, key in keys.items()
-              if key.is_prior and key.default not in (REQUIRED, OPTIONAL)}
-    values.update({f"{s}.{k}": v for s, table in MINIMAL.items() if s not in ("run", "time")
-                   for k, v in table.items()})
-    values["losses.monthly_rate"] = 0.0
-    values.update(overrides or {})
-    return {k: np.full(n, float(v)) for k, v in values.items()}
-
-
-def scheduled(p: dict, grid, entries_by_key: dict[str, dict[dt.date, float]]):
-    """`p` with each key of `entries_by_key` replaced by its dated entries, and the keys'
-    `Schedule`s on `grid`."""
-    q = dict(p)
-    n = len(p["force.initial_persons"])
-    schedules = {}
-    for key, entries in entries_by_key.items():
-        q.pop(key, None)
-        for date in sorted(entries):
-            q[entry_key(key, date)] = np.full(n, float(entries[date]))
-        schedules[key] = build_schedule(key, sorted(entries), grid.starts)
-    return q, schedules
 
 
 def run(p, grid, schedules=None):

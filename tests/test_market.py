@@ -15,7 +15,7 @@ from sim.core.model import Noise, run_model
 from sim.core.timegrid import build_time_grid
 from sim.core.units import DAYS_PER_MONTH
 
-from .conftest import minimal, run_cli, to_toml
+from .conftest import assert_refused, minimal, run_cli, to_toml
 from .test_model import params
 
 # The figures are hand-chosen test inputs (MINIMAL's 600,000 persons, 40,000 recruits a
@@ -245,19 +245,6 @@ BAD = {
                             "recruitment.pay_weight", "expected values"),
     "wage zero": (minimal(wage={"monthly_rub": 0}), "wage.monthly_rub", "expected values"),
 }
-
-
-def assert_refused(status: int, out: str, err: str, tmp_path, *words: str) -> str:
-    """Exit 2, one line holding every word, no traceback, nothing written."""
-    assert status == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    assert out == ""
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
-    return lines[0]
 
 
 @pytest.mark.parametrize("case", BAD)

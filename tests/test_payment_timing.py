@@ -17,7 +17,7 @@ from sim.core.schema import entry_key
 from sim.core.timegrid import build_time_grid
 from sim.core.units import DAYS_PER_MONTH
 
-from .conftest import minimal, run_cli, to_toml
+from .conftest import assert_refused, minimal, run_cli, to_toml
 from .test_model import params
 
 # Hand-chosen test inputs: MINIMAL's 35,000 casualties a month (0.25 killed, 0.10 missing,
@@ -260,19 +260,6 @@ BAD = {
     "negative declaration delay": (minimal(losses={"missing_declaration_months": -3}),
                                    "losses.missing_declaration_months", "expected values"),
 }
-
-
-def assert_refused(status: int, out: str, err: str, tmp_path, *words: str) -> str:
-    """Exit 2, one line holding every word, no traceback, nothing written."""
-    assert status == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    assert out == ""
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
-    return lines[0]
 
 
 @pytest.mark.parametrize("case", BAD)

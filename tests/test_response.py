@@ -19,7 +19,7 @@ from sim.core.timegrid import build_time_grid
 from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sim.io import read_results, write_results
 
-from .conftest import minimal, run_cli, to_toml
+from .conftest import assert_refused, minimal, run_cli, to_toml
 from .test_model import params
 
 # Hand-chosen test inputs: MINIMAL's 40,000 recruits a month at a regional bonus of
@@ -287,19 +287,6 @@ BAD = {
                                    "cut_per_year": 0.1}, budget=REVENUE),
         "regional_response.cut_per_year", "unknown key"),
 }
-
-
-def assert_refused(status: int, out: str, err: str, tmp_path, *words: str) -> str:
-    """Exit 2, one line holding every word, no traceback, nothing written."""
-    assert status == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    assert out == ""
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
-    return lines[0]
 
 
 @pytest.mark.parametrize("case", BAD)

@@ -18,11 +18,12 @@ import sim
 from sim.core.metrics import derive
 from sim.core.model import Noise, run_model
 from sim.core.schedules import build_schedule
-from sim.core.schema import OPTIONAL, REQUIRED, SCHEMA, entry_key
+from sim.core.schema import entry_key
 from sim.core.timegrid import build_time_grid
 from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
-from .conftest import CONFIGS, MINIMAL, minimal, to_toml
+from .conftest import CONFIGS, minimal, to_toml
+from .test_model import params
 
 # The figures are hand-chosen test inputs (MINIMAL's 600,000 persons, 40,000 recruits and
 # 35,000 casualties a month, bonus 400,000 + 1,100,000 RUB, ...), not reference data.
@@ -35,17 +36,6 @@ F32 = 1e-6
 """Relative tolerance for results stored as float32 (rounding <= 2^-24 ~ 6e-8 relative)."""
 ULPS = 4 * np.finfo(float).eps
 """A few float64 ulps: a known exchange rate goes through log and exp."""
-
-
-def params(overrides: dict | None = None, n: int = 1) -> dict[str, np.ndarray]:
-    """Every model parameter as an (n,) array: schema defaults, MINIMAL, then overrides."""
-    values = {f"{s}.{k}": key.default for s, keys in SCHEMA.items() for k, key in keys.items()
-              if key.is_prior and key.default not in (REQUIRED, OPTIONAL)}
-    values.update({f"{s}.{k}": v for s, table in MINIMAL.items() if s not in ("run", "time")
-                   for k, v in table.items()})
-    values["losses.monthly_rate"] = 0.0
-    values.update(overrides or {})
-    return {k: np.full(n, float(v)) for k, v in values.items()}
 
 
 def scheduled(p: dict, grid, entries_by_key: dict[str, dict[dt.date, float]]):
