@@ -149,3 +149,14 @@ def assert_refused(status: int, out: str, err: str, tmp_path, *words: str) -> st
     assert out == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
     return lines[0]
+
+
+def check_refused(config: dict, key: str, words: str, tmp_path, capsys) -> None:
+    """`run --out` and `validate` both refuse `config` (written as ``bad.toml``) in the same
+    one line naming the file and `key` and holding `words` (`assert_refused`)."""
+    path = tmp_path / "bad.toml"
+    path.write_text(to_toml(config))
+    status, out, err = run_cli("run", path, "--out", tmp_path / "out.nc", capsys=capsys)
+    line = assert_refused(status, out, err, tmp_path, f"{path}: {key}", words)
+    status, out, err = run_cli("validate", path, capsys=capsys)
+    assert assert_refused(status, out, err, tmp_path) == line

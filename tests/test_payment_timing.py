@@ -17,7 +17,7 @@ from sim.core.schema import entry_key
 from sim.core.timegrid import build_time_grid
 from sim.core.units import DAYS_PER_MONTH
 
-from .conftest import assert_refused, minimal, run_cli, to_toml
+from .conftest import check_refused, minimal
 from .test_model import params
 
 # Hand-chosen test inputs: MINIMAL's 35,000 casualties a month (0.25 killed, 0.10 missing,
@@ -264,10 +264,4 @@ BAD = {
 
 @pytest.mark.parametrize("case", BAD)
 def test_bad_timing_input_is_one_line_exit_2_and_nothing_written(case, tmp_path, capsys):
-    config, key, words = BAD[case]
-    path = tmp_path / "bad.toml"
-    path.write_text(to_toml(config))
-    status, out, err = run_cli("run", path, "--out", tmp_path / "out.nc", capsys=capsys)
-    line = assert_refused(status, out, err, tmp_path, f"{path}: {key}", words)
-    status, out, err = run_cli("validate", path, capsys=capsys)
-    assert assert_refused(status, out, err, tmp_path) == line
+    check_refused(*BAD[case], tmp_path, capsys)

@@ -19,7 +19,7 @@ from sim.core.timegrid import build_time_grid
 from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sim.io import read_results, write_results
 
-from .conftest import assert_refused, minimal, run_cli, to_toml
+from .conftest import check_refused, minimal, run_cli
 from .test_model import params
 
 # Hand-chosen test inputs: MINIMAL's 40,000 recruits a month at a regional bonus of
@@ -291,13 +291,7 @@ BAD = {
 
 @pytest.mark.parametrize("case", BAD)
 def test_bad_response_input_is_one_line_exit_2_and_nothing_written(case, tmp_path, capsys):
-    config, key, words = BAD[case]
-    path = tmp_path / "bad.toml"
-    path.write_text(to_toml(config))
-    status, out, err = run_cli("run", path, "--out", tmp_path / "out.nc", capsys=capsys)
-    line = assert_refused(status, out, err, tmp_path, f"{path}: {key}", words)
-    status, out, err = run_cli("validate", path, capsys=capsys)
-    assert assert_refused(status, out, err, tmp_path) == line
+    check_refused(*BAD[case], tmp_path, capsys)
 
 
 # ---- every mechanism end to end -----------------------------------------------------------
