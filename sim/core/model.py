@@ -292,12 +292,12 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
         ``irrecoverable_losses``, ``other_exits``, ``bonus_spend_rub``,
         ``pay_rub``, ``compensation_rub``; the ledger ``spend_rub`` (K, 2, 3, n)
         [RUB per step] by payer (`PAYERS`) and item (`ITEMS`); per-step levels (K, n):
-        ``bonus_rub_per_recruit``, ``regional_bonus_rub_per_recruit`` [RUB],
-        ``rub_per_usd`` [RUB/USD]; stocks (K + 1, n): ``force``, ``wounded_in_recovery``,
-        ``training``, ``reserve``, ``missing_awaiting_declaration`` [persons],
-        ``compensation_owed_rub`` [RUB]; with the regions' response, also
-        ``regional_bonus_multiplier``, ``regional_stress`` (K, n) and ``first_cut_days``,
-        ``months_cutting`` (n,).
+        ``bonus_rub_per_recruit`` [RUB], ``rub_per_usd`` [RUB/USD]; stocks (K + 1, n):
+        ``force``, ``wounded_in_recovery``, ``training``, ``reserve``,
+        ``missing_awaiting_declaration`` [persons], ``compensation_owed_rub`` [RUB]; with
+        the regions' response, also ``regional_bonus_rub_per_recruit`` [RUB],
+        ``regional_bonus_multiplier``, ``regional_stress`` (K, n) and ``first_cut_days``
+        [day], ``months_cutting`` [month] (n,).
 
     Notes
     -----
@@ -405,7 +405,6 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
         wounded=wounded,
         irrecoverable_losses=irrecoverable,
         bonus_rub_per_recruit=bonus,
-        regional_bonus_rub_per_recruit=regional_bonus,
         bonus_spend_rub=np.multiply(r, bonus),
         pay_rub=pay,
         compensation_rub=compensation_rub,
@@ -417,7 +416,8 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
         rub_per_usd=exchange_rate(p, noise.fx, days, schedules),
     )
     if response is not None:
-        out.update(regional_bonus_multiplier=response.multiplier,
+        out.update(regional_bonus_rub_per_recruit=regional_bonus,
+                   regional_bonus_multiplier=response.multiplier,
                    regional_stress=response.stress,
                    first_cut_days=response.first_cut_days(np.cumsum(days) - days),
                    months_cutting=response.months_cutting(days))
