@@ -350,15 +350,16 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
             market.recruits_row(k, multiplier[k], package_0, signed, r[k])
             np.add(signed, r[k], out=signed)
 
+    killed, missing, wounded = (np.empty((n_steps, n)) for _ in range(3))
     if response is not None:
         row = np.empty(n)
 
         def after_step(k: int, c: np.ndarray) -> None:  # the regions pay, then respond
-            killed = np.multiply(_row(kappa, k), c)
-            missing = np.multiply(_row(mu, k), c)
-            wounded = np.subtract(c, killed)
-            wounded -= missing
-            compensation.pay(k, killed, missing, wounded, paid, row)
+            np.multiply(_row(kappa, k), c, out=killed[k])  # as below, one row at a time
+            np.multiply(_row(mu, k), c, out=missing[k])
+            np.subtract(c, killed[k], out=wounded[k])
+            wounded[k] -= missing[k]
+            compensation.pay(k, killed[k], missing[k], wounded[k], paid, row)
             regional_spend = np.multiply(multiplier[k], _row(market.regional_bonus, k))
             regional_spend *= r[k]
             regional_spend += paid["regional"][k]
@@ -367,10 +368,11 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
     state = manpower(p, r, loss_shock, days, loss_mode, schedules, before_step, after_step)
     out = dict(state)
     c = out["casualties"]
-    killed = np.multiply(kappa, c)
-    missing = np.multiply(mu, c)
-    wounded = np.subtract(c, killed)
-    wounded -= missing
+    if response is None:  # (with the response, the loop filled them row by row)
+        np.multiply(kappa, c, out=killed)
+        np.multiply(mu, c, out=missing)
+        np.subtract(c, killed, out=wounded)
+        wounded -= missing
     irrecoverable = np.multiply(p["losses.return_to_duty_share"], wounded)
     np.subtract(c, irrecoverable, out=irrecoverable)
     if response is None:  # paid here: in the loop, the regions' response needs it
