@@ -226,19 +226,24 @@ def claims_chart(ds: xr.Dataset, ax=None):
     -------
     matplotlib.axes.Axes
     """
-    ax = _axes(ax)
     table = claims_table(ds)
+    if ax is None:  # one row per claim, room for long labels
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(11.0, 1.6 + 0.32 * len(table)), layout="constrained")
     y = np.arange(len(table))[::-1]
     low, high = table.p5 / table.p50, table.p95 / table.p50
     ax.hlines(y, low, high, color=BLUE, lw=6, alpha=0.5, label="simulated 90% interval")
     ax.plot(np.ones(len(y)), y, "|", color=BLUE, ms=14, label="simulated median")
     ax.plot(table.value / table.p50, y, "D", color=VERMILLION, ms=8, ls="none",
             label="claim")
-    ax.set_yticks(y, [f"{c} ({v})" for c, v in zip(table.claim, table.verdict, strict=True)],
+    verdicts = [f"{v}, set a prior" if use == "prior" else v
+                for v, use in zip(table.verdict, table.used_for, strict=True)]
+    ax.set_yticks(y, [f"{c} ({v})" for c, v in zip(table.claim, verdicts, strict=True)],
                   fontsize="small")
     ax.axvline(1, color="0.5", lw=0.8)
     ax.set_xlabel("value / simulated median [1]")
-    ax.set_title("Claims against the simulated distribution")
+    ax.set_title("Claims against the simulated distribution", loc="left")
     ax.set_ylim(-0.7, len(y) - 0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize="small",
               frameon=False)
