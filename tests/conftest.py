@@ -137,25 +137,32 @@ def assert_same_run(a, b) -> None:
     assert strip == {k: v for k, v in b.attrs.items() if k not in TIMING_ATTRS}
 
 
-def assert_refused(status: int, out: str, err: str, tmp_path, *words: str) -> str:
-    """A refused config: exit 2, one line on stderr holding every word, no traceback,
-    nothing on stdout and nothing written beside the config (``bad.toml``)."""
+def one_line_refusal(status: int, err: str, *words: str) -> str:
+    """Assert a one-line refusal (status 2, no traceback) holding every word; return it."""
     assert status == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert "Traceback" not in err
     for word in words:
         assert word in lines[0], (word, lines[0])
-    assert out == ""
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
     return lines[0]
 
 
-def check_refused(config: dict, key: str, words: str, tmp_path, capsys) -> None:
-    """`run --out` and `validate` both refuse `config` (written as ``bad.toml``) in the same
-    one line naming the file and `key` and holding `words` (`assert_refused`)."""
+def assert_refused(status: int, out: str, err: str, tmp_path, *words: str) -> str:
+    """A refused config: `one_line_refusal`, nothing on stdout and nothing written beside
+    the config (``bad.toml``)."""
+    line = one_line_refusal(status, err, *words)
+    assert out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+    return line
+
+
+def check_refused(config: dict | str, key: str, words: str, tmp_path, capsys) -> None:
+    """`run --out` and `validate` both refuse `config` (a dict or TOML text, written as
+    ``bad.toml``) in the same one line naming the file and `key` and holding `words`
+    (`assert_refused`)."""
     path = tmp_path / "bad.toml"
-    path.write_text(to_toml(config))
+    path.write_text(config if isinstance(config, str) else to_toml(config))
     status, out, err = run_cli("run", path, "--out", tmp_path / "out.nc", capsys=capsys)
     line = assert_refused(status, out, err, tmp_path, f"{path}: {key}", words)
     status, out, err = run_cli("validate", path, capsys=capsys)

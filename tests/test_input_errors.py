@@ -18,20 +18,9 @@ import sim
 from sim.cli import error_text
 from sim.errors import ConfigError, ParameterError, ResourceError, UserError
 
-from .conftest import CONFIGS, REPO, minimal, run_cli, to_toml
+from .conftest import CONFIGS, REPO, minimal, one_line_refusal, run_cli, to_toml
 
 BASELINE = CONFIGS / "baseline.toml"
-
-
-def _refused(status: int, err: str, *words: str) -> str:
-    """Assert a one-line refusal (status 2, no traceback) holding every word; return it."""
-    assert status == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    return lines[0]
 
 
 def _finite(ds) -> list[str]:
@@ -48,7 +37,7 @@ def test_extends_chain_of_1200_files_is_one_line(tmp_path, capsys):
     for i in range(1, 1200):
         (tmp_path / f"c{i}.toml").write_text(f'extends = "c{i - 1}.toml"\n')
     status, _, err = run_cli("validate", tmp_path / "c1199.toml", capsys=capsys)
-    line = _refused(status, err, "extends", str(tmp_path))
+    line = one_line_refusal(status, err, "extends", str(tmp_path))
     from sim.config.scenario import MAX_EXTENDS
 
     assert str(MAX_EXTENDS) in line
@@ -77,7 +66,7 @@ def test_extends_says_what_the_parent_is(kind, words, tmp_path, capsys):
     child = tmp_path / "child.toml"
     child.write_text(f'extends = "{target}"\n')
     status, _, err = run_cli("validate", child, capsys=capsys)
-    _refused(status, err, str(child), "extends", words)
+    one_line_refusal(status, err, str(child), "extends", words)
     assert "does not exist" not in err
 
 
@@ -85,11 +74,11 @@ def test_symlink_loops_give_one_line(tmp_path, capsys):
     loop = tmp_path / "loop.toml"
     loop.symlink_to(loop)
     status, _, err = run_cli("validate", loop, capsys=capsys)
-    _refused(status, err, "loop.toml")
+    one_line_refusal(status, err, "loop.toml")
     child = tmp_path / "child.toml"
     child.write_text('extends = "loop.toml"\n')
     status, _, err = run_cli("validate", child, capsys=capsys)
-    _refused(status, err, str(child), "extends")
+    one_line_refusal(status, err, str(child), "extends")
 
 
 # ---------------------------------------------------------------- 2. horizons
@@ -102,7 +91,7 @@ def test_symlink_loops_give_one_line(tmp_path, capsys):
 def test_impossible_horizons_are_one_line(time, write_config, capsys):
     path = write_config(minimal(time=time))
     status, _, err = run_cli("run", path, capsys=capsys)
-    _refused(status, err, str(path), "time.")
+    one_line_refusal(status, err, str(path), "time.")
 
 
 def test_longest_horizon_is_named(write_config, capsys):
@@ -110,18 +99,18 @@ def test_longest_horizon_is_named(write_config, capsys):
 
     path = write_config(minimal(time={"months": MAX_MONTHS + 1}))
     status, _, err = run_cli("validate", path, capsys=capsys)
-    _refused(status, err, "time.months", str(MAX_MONTHS))
+    one_line_refusal(status, err, "time.months", str(MAX_MONTHS))
     assert sim.load_scenario(write_config(minimal(time={"months": MAX_MONTHS}))).grid.n_steps \
         == MAX_MONTHS
 
 
 @pytest.mark.parametrize("start", [dt.date(2300, 1, 1), dt.date(1500, 1, 1)])
-def test_dates_the_time_coordinates_cannot_hold_are_refused(start, write_config, capsys):
+def test_dates_the_time_coordinates_cannot_hold_areone_line_refusal(start, write_config, capsys):
     """datetime64[ns] time coordinates span 1677-09-21 to 2262-04-11: outside, they would
     silently wrap to wrong dates."""
     status, _, err = run_cli("validate", write_config(minimal(time={"start": start})),
                              capsys=capsys)
-    _refused(status, err, "time.start", "2262-04-11")
+    one_line_refusal(status, err, "time.start", "2262-04-11")
 
 
 def test_latest_start_for_a_horizon_is_accepted_and_named(write_config, capsys):
@@ -136,7 +125,7 @@ def test_latest_start_for_a_horizon_is_accepted_and_named(write_config, capsys):
     status, _, err = run_cli("validate", write_config(minimal(time={"start": later,
                                                                     "months": 24})),
                              capsys=capsys)
-    _refused(status, err, "time.start", str(latest))
+    one_line_refusal(status, err, "time.start", str(latest))
 
 
 def _largest(line: str) -> int:
@@ -146,7 +135,7 @@ def _largest(line: str) -> int:
 def test_growth_that_would_overflow_names_the_largest_horizon(write_config, capsys):
     config = minimal(time={"months": 600}, bonus={"regional_growth": 10.0})
     status, _, err = run_cli("validate", write_config(config), capsys=capsys)
-    largest = _largest(_refused(status, err, "time.months", "bonus and pay growth"))
+    largest = _largest(one_line_refusal(status, err, "time.months", "bonus and pay growth"))
     assert 1 <= largest < 600
     ok = sim.load_scenario(write_config(minimal(time={"months": largest},
                                                 bonus={"regional_growth": 10.0})))
@@ -169,7 +158,7 @@ def test_every_compounding_factor_is_bounded(sections, key, write_config, capsys
     a falling rouble or budget, recruits answering a collapsing real bonus)."""
     path = write_config(minimal(time={"months": 240}, **sections))
     status, _, err = run_cli("validate", path, capsys=capsys)
-    largest = _largest(_refused(status, err, "time.months", key))
+    largest = _largest(one_line_refusal(status, err, "time.months", key))
     ok = sim.load_scenario(write_config(minimal(time={"months": max(largest, 1)},
                                                 **sections)))
     assert not _finite(sim.simulate(ok, samples=4096, chunk_samples=4096))
@@ -233,7 +222,7 @@ def test_credibility_without_a_finite_interval_is_one_line(credibility, write_co
                                                 "high": 50_000, "credibility": credibility}})
     path = write_config(config)
     status, _, err = run_cli("validate", path, capsys=capsys)
-    _refused(status, err, str(path), "recruitment.per_month", "credibility")
+    one_line_refusal(status, err, str(path), "recruitment.per_month", "credibility")
 
 
 # ---------------------------------------------------------------- 4. claim labels
@@ -244,18 +233,18 @@ def _force_claim(**extra) -> dict:
             "unit": "persons", **extra}
 
 
-def test_duplicate_claim_labels_are_refused(write_config, capsys):
+def test_duplicate_claim_labels_areone_line_refusal(write_config, capsys):
     claims = [_force_claim(label="Kelin"), _force_claim(label="other"),
               _force_claim(label="Kelin", date=dt.date(2025, 4, 1))]
     path = write_config(minimal(claims=claims))
     status, _, err = run_cli("run", path, capsys=capsys)
-    _refused(status, err, str(path), "claims[2].label", "claims[0]")
+    one_line_refusal(status, err, str(path), "claims[2].label", "claims[0]")
 
 
 def test_colliding_default_labels_ask_for_a_label(write_config, capsys):
     claims = [_force_claim(), _force_claim(date=dt.date(2025, 4, 1))]
     status, _, err = run_cli("validate", write_config(minimal(claims=claims)), capsys=capsys)
-    _refused(status, err, "claims[1].label", "claims[0]", "label")
+    one_line_refusal(status, err, "claims[1].label", "claims[0]", "label")
 
 
 # ---------------------------------------------------------------- 5. --set and flags
@@ -269,7 +258,7 @@ def test_colliding_default_labels_ask_for_a_label(write_config, capsys):
                                                "losses.killed_share")])
 def test_set_errors_are_blamed_on_set(setting, key, capsys):
     status, _, err = run_cli("run", BASELINE, "--set", setting, capsys=capsys)
-    _refused(status, err, f"error: --set: {key}:")
+    one_line_refusal(status, err, f"error: --set: {key}:")
     assert "baseline.toml" not in err
 
 
@@ -277,15 +266,15 @@ def test_set_growth_that_overflows_is_blamed_on_set(write_config, capsys):
     path = write_config(minimal(time={"months": 600}))
     status, _, err = run_cli("validate", path, "--set", "bonus.regional_growth=10",
                              capsys=capsys)
-    _refused(status, err, "--set: bonus.regional_growth:", "time.months")
+    one_line_refusal(status, err, "--set: bonus.regional_growth:", "time.months")
 
 
 @pytest.mark.parametrize("value", ["40000\n[run]\nsamples=5", "40000\r", "40000\x1b[2J",
                                    "40000\x00"])
-def test_set_with_a_control_character_is_refused(value, capsys):
+def test_set_with_a_control_character_isone_line_refusal(value, capsys):
     status, _, err = run_cli("validate", BASELINE, "--set", f"recruitment.per_month={value}",
                              capsys=capsys)
-    _refused(status, err, "--set")
+    one_line_refusal(status, err, "--set")
     assert "baseline.toml" not in err
 
 
@@ -317,7 +306,7 @@ def test_with_run_names_the_parameter_and_the_cli_its_flag(kwargs, parameter, wo
 def test_cli_flags_are_named_not_the_config(capsys):
     status, _, err = run_cli("run", BASELINE, "--design", "sobol", "--samples", "1000",
                              capsys=capsys)
-    _refused(status, err, "--samples: ", "512 or 1024")
+    one_line_refusal(status, err, "--samples: ", "512 or 1024")
     assert "baseline.toml" not in err
 
 
@@ -344,14 +333,14 @@ FACTOR = '[factors]\n"bonus.regional_growth" = [0.0, 0.1]\n'
 def test_bad_sweeps_name_the_sweep_file(text, words, tmp_path, capsys):
     path = _sweep(tmp_path, text)
     status, _, err = run_cli("sweep", path, "--out", tmp_path / "o.nc", capsys=capsys)
-    _refused(status, err, f"error: {path}: ", *words)
+    one_line_refusal(status, err, f"error: {path}: ", *words)
     assert "baseline.toml" not in err
     assert not (tmp_path / "o.nc").exists()
 
 
 def test_a_scenario_config_is_not_a_sweep_file(capsys):
     status, _, err = run_cli("sweep", BASELINE, capsys=capsys)
-    _refused(status, err, str(BASELINE), "not a sweep file", "scenario config")
+    one_line_refusal(status, err, str(BASELINE), "not a sweep file", "scenario config")
 
 
 @pytest.mark.parametrize(("factors", "count"), [
@@ -366,7 +355,7 @@ def test_combinations_are_counted_before_they_are_expanded(factors, count, tmp_p
     text = (f'base = "{BASELINE}"\nn_scenarios = 1_000_000_000_000\n[factors]\n'
             + factors.replace("VALUES", values))
     status, _, err = run_cli("sweep", _sweep(tmp_path, text), capsys=capsys)
-    _refused(status, err, "sweep.toml", "factors", count, f"{MAX_SCENARIOS:,}")
+    one_line_refusal(status, err, "sweep.toml", "factors", count, f"{MAX_SCENARIOS:,}")
 
 
 def test_sweep_that_would_not_fit_in_memory_is_refused_up_front(tmp_path):
@@ -392,7 +381,7 @@ def test_cli_sweep_too_big_for_memory_is_one_line(tmp_path, capsys):
     path = _sweep(tmp_path, f'base = "{BASELINE}"\n[run]\nsamples = 100_000_000_000\n'
                   + FACTOR)
     status, _, err = run_cli("sweep", path, "--out", tmp_path / "o.nc", capsys=capsys)
-    _refused(status, err, str(path), "2 scenarios x 100000000000 samples", "GiB")
+    one_line_refusal(status, err, str(path), "2 scenarios x 100000000000 samples", "GiB")
 
 
 # ---------------------------------------------------------------- 7. observations
@@ -419,7 +408,7 @@ BIAS = '[bias]\ngeneral_staff = 1.0\nmod = 1.0\n'
     (BIAS + _observation("a", "mod") + _observation("b", "general_staff")
      + _observation("c", "mod"), "observations[2]"),
 ])
-def test_the_same_window_from_the_same_reporter_is_refused(text, key, tmp_path, capsys):
+def test_the_same_window_from_the_same_reporter_isone_line_refusal(text, key, tmp_path, capsys):
     path = tmp_path / "obs.toml"
     path.write_text(text)
     with pytest.raises(ConfigError) as refused:
@@ -428,7 +417,7 @@ def test_the_same_window_from_the_same_reporter_is_refused(text, key, tmp_path, 
     assert "observations[0]" in refused.value.message
     status, _, err = run_cli("calibrate", CONFIGS / "calibration_2024.toml", "--observations",
                              path, "--particles", "50", capsys=capsys)
-    _refused(status, err, str(path), key)
+    one_line_refusal(status, err, str(path), key)
 
 
 @pytest.mark.parametrize(("text", "key"), [
@@ -443,7 +432,7 @@ def test_malformed_observation_files_are_one_line(text, key, tmp_path, capsys):
     path.write_text(text)
     status, _, err = run_cli("calibrate", CONFIGS / "calibration_2024.toml", "--observations",
                              path, "--particles", "50", capsys=capsys)
-    _refused(status, err, f"{path}: {key}:")
+    one_line_refusal(status, err, f"{path}: {key}:")
 
 
 def test_two_reporters_on_one_window_are_independent_observations(tmp_path):
@@ -455,7 +444,7 @@ def test_two_reporters_on_one_window_are_independent_observations(tmp_path):
     assert len({o.claim.label for o in loaded.observations}) == 3
 
 
-def test_duplicate_observation_labels_are_refused(tmp_path):
+def test_duplicate_observation_labels_areone_line_refusal(tmp_path):
     path = tmp_path / "obs.toml"
     path.write_text(_observation("March") + _observation("March", start="2024-05-01",
                                                          end="2024-06-01"))
@@ -518,7 +507,7 @@ def test_observations_command_at_the_calendar_edge_is_one_line(tmp_path, capsys)
     series.write_text("date,cumulative\n0001-01-01,1\n0001-01-02,2\n")
     status, _, err = run_cli("observations", series, "--from", "0001-01-01", "--to",
                              "0001-01-01", "--out", tmp_path / "o.toml", capsys=capsys)
-    _refused(status, err, str(series))
+    one_line_refusal(status, err, str(series))
     assert not (tmp_path / "o.toml").exists()
 
 

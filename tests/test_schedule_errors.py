@@ -9,7 +9,7 @@ import pytest
 
 import sim
 
-from .conftest import minimal, run_cli, to_toml
+from .conftest import assert_refused, check_refused, minimal, run_cli, to_toml
 
 D = dt.date
 
@@ -133,39 +133,19 @@ BAD = {
 }
 
 
-def _assert_refused(status: int, err: str, tmp_path, *words: str) -> str:
-    """Exit 2, one line holding every word, no traceback, no output or temporary file."""
-    assert status == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
-    return lines[0]
-
-
 @pytest.mark.parametrize("case", BAD)
 def test_bad_schedule_is_one_line_exit_2_and_nothing_written(case, tmp_path, capsys):
     """`run --out` and `validate` refuse the config in one line naming the file and key."""
-    config, key, words = BAD[case]
-    path = tmp_path / "bad.toml"
-    path.write_text(config if isinstance(config, str) else to_toml(config))
-    status, out, err = run_cli("run", path, "--out", tmp_path / "out.nc", capsys=capsys)
-    line = _assert_refused(status, err, tmp_path, f"{path}: {key}", words)
-    assert out == ""
-    status, out, err = run_cli("validate", path, capsys=capsys)
-    assert _assert_refused(status, err, tmp_path) == line
-    assert out == ""
+    check_refused(*BAD[case], tmp_path, capsys)
 
 
 def test_schedule_given_with_set_names_the_flag(tmp_path, capsys):
     """A bad schedule written with --set blames --set and the entry's key."""
     path = tmp_path / "bad.toml"
     path.write_text(to_toml(minimal()))
-    status, _, err = run_cli("run", path, "--out", tmp_path / "out.nc", "--set",
-                             "pay.monthly_rub={schedule={2024-02-30=1}}", capsys=capsys)
-    _assert_refused(status, err, tmp_path, "--set: pay.monthly_rub.schedule.2024-02-30")
+    status, out, err = run_cli("run", path, "--out", tmp_path / "out.nc", "--set",
+                               "pay.monthly_rub={schedule={2024-02-30=1}}", capsys=capsys)
+    assert_refused(status, out, err, tmp_path, "--set: pay.monthly_rub.schedule.2024-02-30")
 
 
 @pytest.mark.parametrize("losses", [

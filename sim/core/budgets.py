@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.core.schedules import Params, Schedules, grown_amount, log_growth
+from sim.core.schedules import Params, Schedules, at_step, grown_amount, log_growth
 
 
 def has_key(p: Params, key: str, schedules: Schedules) -> bool:
@@ -70,7 +70,7 @@ class BudgetPath:
         """The amount in force in step k, (n,)."""
         for steps, value in zip(self.steps, self.values, strict=True):
             if steps.start is None or steps.start <= k < steps.stop:
-                return value[k - (steps.start or 0)] if value.ndim == 2 else value
+                return at_step(value, k - (steps.start or 0))
         raise IndexError(k)
 
     def weighted_sum(self, weights: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.core.pipelines import Pipeline, pipeline
-from sim.core.schedules import Params, Schedules, step_values
+from sim.core.schedules import Params, Schedules, at_step, step_values
 
 
 @dataclass(eq=False)
@@ -80,8 +80,8 @@ class Compensation:
                 if self.zero[payer]:
                     continue
                 row = paid[steps]
-                np.multiply(_at(self.killed_rub[payer], steps), killed, out=row)
-                row += np.multiply(_at(self.wounded_rub[payer], steps), wounded, out=scratch)
+                np.multiply(at_step(self.killed_rub[payer], steps), killed, out=row)
+                row += np.multiply(at_step(self.wounded_rub[payer], steps), wounded, out=scratch)
             return
         k = steps
         awaiting = self.awaiting_persons
@@ -92,16 +92,11 @@ class Compensation:
             if self.zero[payer]:
                 continue
             owed = self.owed_rub[payer]
-            incurred = np.multiply(_at(self.killed_rub[payer], k), deaths)
+            incurred = np.multiply(at_step(self.killed_rub[payer], k), deaths)
             incurred *= self.take_up
             self.payment.step(k, owed[k], incurred, owed[k + 1], paid[k])
-            paid[k] += np.multiply(_at(self.wounded_rub[payer], k) * self.take_up, wounded,
+            paid[k] += np.multiply(at_step(self.wounded_rub[payer], k) * self.take_up, wounded,
                                    out=scratch)
-
-
-def _at(values: np.ndarray, steps: int | slice) -> np.ndarray:
-    """Step (or steps) of a (K, n) amount; an (n,) amount as it is."""
-    return values[steps] if values.ndim == 2 else values
 
 
 def build_compensation(p: Params, schedules: Schedules, days: np.ndarray) -> Compensation:

@@ -17,7 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.core.schedules import Params, Schedules, grown_amount, log_growth, step_values
+from sim.core.schedules import (
+    Params,
+    Schedules,
+    at_step,
+    grown_amount,
+    log_growth,
+    step_values,
+)
 from sim.core.units import DAYS_PER_MONTH
 
 
@@ -52,12 +59,12 @@ class Market:
     def package_rub(self, k: int | slice, multiplier: np.ndarray | float = 1.0
                     ) -> np.ndarray:
         """V_k [RUB] for step (or steps) k, with the regions' multiplier c_k."""
-        regional = _rows(self.regional_bonus, k)
+        regional = at_step(self.regional_bonus, k)
         if np.ndim(multiplier) or multiplier != 1.0:
             regional = np.multiply(multiplier, regional)
-        package = np.add(_rows(self.federal_bonus, k), regional)
+        package = np.add(at_step(self.federal_bonus, k), regional)
         if self.pay_weight_rub is not None:  # not in place: pay may grow when bonuses do not
-            package = package + _rows(self.pay_weight_rub, k)
+            package = package + at_step(self.pay_weight_rub, k)
         return package
 
     def static_recruits(self, bonus_rub: np.ndarray, scratch: np.ndarray) -> np.ndarray:
@@ -109,11 +116,6 @@ class Market:
             out *= left / self.pool_persons
             np.minimum(out, left, out=out)
         return out
-
-
-def _rows(values: np.ndarray, k: int | slice) -> np.ndarray:
-    """Step (or steps) k of a (K, n) array; an (n,) draw as it is."""
-    return values[k] if values.ndim == 2 else values
 
 
 def build_market(p: Params, schedules: Schedules, shock: np.ndarray | float,

@@ -18,7 +18,7 @@ from sim.core.compensation import build_compensation
 from sim.core.market import build_market
 from sim.core.pipelines import pipeline
 from sim.core.response import build_response
-from sim.core.schedules import NO_SCHEDULES, Schedules, grown_amount, step_values
+from sim.core.schedules import NO_SCHEDULES, Schedules, at_step, grown_amount, step_values
 from sim.core.schema import ITEMS, PAYERS
 from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
@@ -146,11 +146,6 @@ def staged_recruits(p: Params) -> bool:
                 or np.any(p["recruitment.deployed_share"] != 1))
 
 
-def _row(values: np.ndarray, k: int) -> np.ndarray:
-    """Step k's values of a parameter: row k of a scheduled (K, n) array, else the (n,) draw."""
-    return values[k] if values.ndim == 2 else values
-
-
 def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | float,
              days: np.ndarray, loss_mode: str, schedules: Schedules = NO_SCHEDULES,
              before_step: Callable[[int], None] | None = None,
@@ -224,7 +219,7 @@ def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | f
         if before_step is not None:
             before_step(k)
         f, c, ret, o = force[k], casualties[k], returns[k], exits[k]
-        np.multiply(_row(per_month, k), months[k], out=demand)  # demand, one row at a time
+        np.multiply(at_step(per_month, k), months[k], out=demand)  # demand, one row at a time
         if shocked:
             demand *= loss_shock[k]
         if loss_mode == "absolute":
@@ -241,7 +236,7 @@ def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | f
         np.subtract(f, c, out=room)
         room += joining
         room += ret
-        np.multiply(_row(exit_rate, k), months[k], out=exit_rate_k)
+        np.multiply(at_step(exit_rate, k), months[k], out=exit_rate_k)
         np.multiply(exit_rate_k, f, out=o)
         np.minimum(o, room, out=o)
         np.subtract(room, o, out=force[k + 1])
@@ -251,7 +246,7 @@ def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | f
             np.minimum(reserve_exits, room, out=reserve_exits)
             np.subtract(room, reserve_exits, out=reserve[k + 1])
             o += reserve_exits
-        wounded[k + 1] += np.multiply(_row(to_pipeline, k), c, out=demand)
+        wounded[k + 1] += np.multiply(at_step(to_pipeline, k), c, out=demand)
         if after_step is not None:
             after_step(k, c)
     return {
@@ -355,12 +350,12 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
         row = np.empty(n)
 
         def after_step(k: int, c: np.ndarray) -> None:  # the regions pay, then respond
-            np.multiply(_row(kappa, k), c, out=killed[k])  # as below, one row at a time
-            np.multiply(_row(mu, k), c, out=missing[k])
+            np.multiply(at_step(kappa, k), c, out=killed[k])  # as below, one row at a time
+            np.multiply(at_step(mu, k), c, out=missing[k])
             np.subtract(c, killed[k], out=wounded[k])
             wounded[k] -= missing[k]
             compensation.pay(k, killed[k], missing[k], wounded[k], paid, row)
-            regional_spend = np.multiply(multiplier[k], _row(market.regional_bonus, k))
+            regional_spend = np.multiply(multiplier[k], at_step(market.regional_bonus, k))
             regional_spend *= r[k]
             regional_spend += paid["regional"][k]
             response.update(k, regional_spend, days[k])

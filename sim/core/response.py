@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.core.schedules import at_step
 from sim.core.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 
@@ -59,8 +60,7 @@ class RegionalResponse:
         recovered = np.multiply(c, self.recovery_factor[k])
         np.minimum(recovered, 1.0, out=recovered)
         np.copyto(following, np.where(stress > self.threshold, cut, recovered))
-        floor = self.floor_share[k + 1] if self.floor_share.ndim == 2 else self.floor_share
-        np.maximum(following, floor, out=following)
+        np.maximum(following, at_step(self.floor_share, k + 1), out=following)
 
     def first_cut_days(self, starts_days: np.ndarray) -> np.ndarray:
         """Days from the start to the first step with c_k < 1 (NaN if none), (n,)."""

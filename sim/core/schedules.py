@@ -113,6 +113,12 @@ def step_values(p: Params, key: str, schedules: Schedules) -> np.ndarray:
     return stacked[rows]
 
 
+def at_step(values: np.ndarray, steps: int | slice) -> np.ndarray:
+    """Step (or steps) of a per-step value: rows of a (K, n) array, or an (n,) draw (in
+    force throughout) as it is."""
+    return values[steps] if values.ndim == 2 else values
+
+
 def log_growth(p: Params, rate_key: str, schedules: Schedules, years: np.ndarray,
                days: np.ndarray) -> np.ndarray | None:
     """G_k, the log growth from the start to step k at the rate `rate_key`.
