@@ -62,6 +62,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _bracket(text: str) -> tuple[float, float]:
+    """Two scales "LOW,HIGH" (checked further by `sim.analysis.breakeven.check_bracket`)."""
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers LOW,HIGH such as 0,10, got "
+                                         f"{text!r}") from None
+
+
 MAX_WORKERS = 1024
 """More workers than this is a typo; each holds chunks in memory."""
 
@@ -202,6 +214,24 @@ def build_parser() -> argparse.ArgumentParser:
     obs.add_argument("--fill-gaps", action="store_true", help="interpolate missing days")
     obs.add_argument("--out", required=True, help="observation TOML file to write")
     obs.set_defaults(handler=_observations)
+
+    be = commands.add_parser("breakeven", help="per sample, the lever scale at which the force "
+                             "at the horizon equals the force at the start, and its cost")
+    be.add_argument("config", help="scenario TOML file")
+    be.add_argument("--lever", choices=("bonus", "recruitment"), default="bonus",
+                    help="bonus: scale the regional bonus (needs a bonus elasticity); "
+                         "recruitment: scale the recruitment level (default bonus)")
+    be.add_argument("--target", choices=("force-constant",), default="force-constant",
+                    help="force-constant: the force at the horizon equals the force at the "
+                         "start")
+    be.add_argument("--bracket", type=_bracket, default=(0.0, 10.0), metavar="LOW,HIGH",
+                    help="scales searched, LOW <= 1 <= HIGH (1 = today's level; default 0,10)")
+    be.add_argument("--samples", type=_positive_int, help="override [run] samples")
+    be.add_argument("--seed", type=_nonnegative_int, help="override [run] seed")
+    be.add_argument("--out", help="write the per-sample results to this netCDF file")
+    be.add_argument("--set", dest="overrides", action="append", default=[],
+                    metavar="KEY=VALUE", help="override a config key")
+    be.set_defaults(handler=_breakeven)
 
     validate = commands.add_parser("validate", help="check a scenario config without running")
     validate.add_argument("config", help="scenario TOML file")
@@ -389,6 +419,22 @@ def _observations(args: argparse.Namespace) -> int:
                              f"{Path(args.file).name}, monthly totals")
     path = io.write_text(text, args.out, "observations")
     print(f"wrote {len(totals)} monthly observations to {path}")
+    return 0
+
+
+def _breakeven(args: argparse.Namespace) -> int:
+    from sim.analysis.breakeven import breakeven, breakeven_text
+
+    scenario = load_scenario(args.config, args.overrides, override_source="--set")
+    if args.out is not None:
+        outputs.check_output(args.out, "results", inputs=scenario.files)
+    ds = breakeven(scenario, lever=args.lever, target=args.target, bracket=args.bracket,
+                   samples=args.samples, seed=args.seed)
+    print(f"{scenario.path}: {ds.sizes['sample']} samples, seed {ds.attrs['seed']}, "
+          f"{ds.attrs['model_runs']:.1f} model runs' worth in {ds.attrs['wall_seconds']:.2f} s\n")
+    print(breakeven_text(ds))
+    if args.out is not None:
+        print(f"\nwrote {io.write_results(ds, args.out)}")
     return 0
 
 

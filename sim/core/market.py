@@ -9,6 +9,12 @@ Recruits in step k: r_k = min(R_k (D_k / M) m_k b_k^eps pool_k, N - Rcum_k), wit
 - pool_k = max(0, 1 - Rcum_k / N) with Rcum_k the recruits signed before step k.
 With psi = 0, no [wage], no pool and c_k = 1 this is version 1's R (D_k/M) m_k
 ((B_k / P_k) / B_0)^eps, computed with the same operations.
+
+Levers (`Levers`, for the break-even and cost questions of `sim.analysis`): a scale s_R on the
+recruitment level (R_k becomes s_R R_k) and a scale s_B on the regional bonus (B_reg,k
+becomes s_B B_reg,k at every step). The package's pull is measured against the package of
+the scenario as given, V_0 at s_B = 1: recruitment R_k is what the bonus in the config buys,
+so a higher regional bonus buys more recruits (with eps > 0), from the first step.
 """
 
 from __future__ import annotations
@@ -26,6 +32,30 @@ from sim.core.schedules import (
     step_values,
 )
 from sim.core.units import DAYS_PER_MONTH
+
+
+@dataclass(frozen=True)
+class Levers:
+    """Per-sample scales on the policy levers (None: 1, the scenario as given).
+
+    Attributes
+    ----------
+    recruitment_scale : ndarray, shape (n,), or None
+        s_R, on the recruitment level R_k [1].
+    regional_bonus_scale : ndarray, shape (n,), or None
+        s_B, on the scheduled regional bonus B_reg,k [1].
+    """
+
+    recruitment_scale: np.ndarray | None = None
+    regional_bonus_scale: np.ndarray | None = None
+
+    def subset(self, rows: np.ndarray) -> Levers:
+        """The levers of the samples `rows`."""
+        return Levers(*(None if s is None else s[rows]
+                        for s in (self.recruitment_scale, self.regional_bonus_scale)))
+
+
+NO_LEVERS = Levers()
 
 
 @dataclass(eq=False)
@@ -46,6 +76,9 @@ class Market:
         eps, None when zero for every sample.
     pool_persons : ndarray, shape (n,), or None
         N, None without a finite pool.
+    reference_package_rub : ndarray, shape (n,), or None
+        V_0 of the scenario as given, when a lever scales the regional bonus; None when
+        V_0 is the package of step 0.
     """
 
     demand: np.ndarray
@@ -55,6 +88,7 @@ class Market:
     log_comparator: np.ndarray | None
     elasticity: np.ndarray | None
     pool_persons: np.ndarray | None
+    reference_package_rub: np.ndarray | None = None
 
     def package_rub(self, k: int | slice, multiplier: np.ndarray | float = 1.0
                     ) -> np.ndarray:
@@ -77,7 +111,9 @@ class Market:
             return r
         package = bonus_rub if self.pay_weight_rub is None else np.broadcast_to(
             self.package_rub(slice(None)), bonus_rub.shape)  # (K, n), so row 0 is V_0
-        log_real = np.divide(package, package[0], out=scratch)
+        reference = package[0] if self.reference_package_rub is None else (
+            self.reference_package_rub)
+        log_real = np.divide(package, reference, out=scratch)
         with np.errstate(divide="ignore"):  # a package cut to 0: no recruits (eps > 0)
             np.log(log_real, out=log_real)
         if self.log_comparator is not None:
@@ -119,11 +155,13 @@ class Market:
 
 
 def build_market(p: Params, schedules: Schedules, shock: np.ndarray | float,
-                 days: np.ndarray, years: np.ndarray, out: np.ndarray) -> Market:
+                 days: np.ndarray, years: np.ndarray, out: np.ndarray,
+                 levers: Levers = NO_LEVERS) -> Market:
     """The market of sampled parameters `p` on a grid of `days`, `years`.
 
     `shock` is the recruitment multiplier m_k (K, n) or 1.0; `out` (K, n) receives the
-    demand R_k (D_k / M) m_k (and, in `Market.static_recruits`, the recruits).
+    demand R_k (D_k / M) m_k (and, in `Market.static_recruits`, the recruits); `levers`
+    scale the recruitment level and the regional bonus.
     """
     months = days / DAYS_PER_MONTH
     per_month = step_values(p, "recruitment.per_month", schedules)
@@ -133,6 +171,8 @@ def build_market(p: Params, schedules: Schedules, shock: np.ndarray | float,
         np.multiply(months[:, None], per_month, out=out)
     if np.ndim(shock):
         out *= shock
+    if levers.recruitment_scale is not None:
+        out *= levers.recruitment_scale
     eps = p["recruitment.bonus_elasticity"]
     elastic = bool(np.any(eps != 0))
     psi = p.get("recruitment.pay_weight")
@@ -148,7 +188,7 @@ def build_market(p: Params, schedules: Schedules, shock: np.ndarray | float,
         log_comparator = np.log(np.divide(wage, start, out=wage), out=wage)
     elif elastic:
         log_comparator = log_growth(p, "prices.inflation", schedules, years, days)
-    return Market(
+    market = Market(
         demand=out,
         federal_bonus=grown_amount(p, "bonus.federal_rub", "bonus.federal_growth", schedules,
                                    years, days),
@@ -159,3 +199,8 @@ def build_market(p: Params, schedules: Schedules, shock: np.ndarray | float,
         elasticity=eps if elastic else None,
         pool_persons=p.get("recruitment.pool_persons"),
     )
+    if levers.regional_bonus_scale is None:
+        return market
+    market.reference_package_rub = market.package_rub(0)  # V_0 before the lever
+    market.regional_bonus = np.multiply(levers.regional_bonus_scale, market.regional_bonus)
+    return market

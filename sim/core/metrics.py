@@ -48,6 +48,7 @@ RESPONSE_NAMES = {
     "regional_stress": "regional_stress",
     "regional_bonus_rub_per_recruit": "regional_bonus_rub_per_recruit",
     "first_cut_days": "first_cut_date",
+    "first_stress_days": "first_stress_date",
     "months_cutting": "months_cutting",
 }
 """Model result name -> output name of the regions' response (made only with it)."""
@@ -101,6 +102,14 @@ def strain_ratios(bonus_per_day_rub: np.ndarray, manpower_per_day_rub: np.ndarra
     return ratios
 
 
+def ledger_by_year(spend_rub: np.ndarray, year_weights: np.ndarray) -> np.ndarray:
+    """The ledger per calendar year [RUB], (Y, 2, 3, n), from `spend_rub` (K, 2, 3, n)
+    [RUB per step] and `year_weights` (K, Y), the share of each step in each year."""
+    n_steps = spend_rub.shape[0]
+    return (year_weights.T @ spend_rub.reshape(n_steps, -1)).reshape(
+        (year_weights.shape[1], *spend_rub.shape[1:]))
+
+
 def horizon_summaries(result: dict[str, np.ndarray], p: Params, days: np.ndarray,
                       year_weights: np.ndarray, grown: np.ndarray | float,
                       budgets: dict[str, BudgetPath], schedules: Schedules = NO_SCHEDULES
@@ -151,8 +160,7 @@ def horizon_summaries(result: dict[str, np.ndarray], p: Params, days: np.ndarray
 
     defense_over_horizon = over_horizon("budget.defense_rub")
     spend = result["spend_rub"]
-    spend_by_year = (by_year @ spend.reshape(len(days), -1)).reshape(
-        (by_year.shape[0], *spend.shape[1:]))
+    spend_by_year = ledger_by_year(spend, year_weights)
     payer_by_year = {payer: spend_by_year[:, i].sum(axis=1) for i, payer in enumerate(PAYERS)}
     shares = {f"{name}_by_year": payer_by_year[payer] / budgets[key].weighted_sum(years_of_step)
               for name, (payer, key) in PAYER_RATIOS.items() if key in budgets}

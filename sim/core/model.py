@@ -15,7 +15,7 @@ import numpy as np
 
 from sim.core.budgets import budget_growth, budget_path
 from sim.core.compensation import build_compensation
-from sim.core.market import build_market
+from sim.core.market import NO_LEVERS, Levers, build_market
 from sim.core.pipelines import pipeline
 from sim.core.response import build_response
 from sim.core.schedules import NO_SCHEDULES, Schedules, at_step, grown_amount, step_values
@@ -261,7 +261,8 @@ def manpower(p: Params, recruits_persons: np.ndarray, loss_shock: np.ndarray | f
 
 
 def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
-              loss_mode: str, schedules: Schedules = NO_SCHEDULES) -> dict[str, np.ndarray]:
+              loss_mode: str, schedules: Schedules = NO_SCHEDULES,
+              levers: Levers = NO_LEVERS) -> dict[str, np.ndarray]:
     """The whole stock-flow model for one block of samples.
 
     Parameters
@@ -278,6 +279,9 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
     loss_mode : {"absolute", "proportional"}
     schedules : mapping of str to Schedule
         The scheduled keys (`sim.core.schedules`); none for a version-1 config.
+    levers : Levers
+        Per-sample scales on the recruitment level and the regional bonus
+        (`sim.core.market.Levers`); none by default.
 
     Returns
     -------
@@ -291,8 +295,8 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
         ``force``, ``wounded_in_recovery``, ``training``, ``reserve``,
         ``missing_awaiting_declaration`` [persons], ``compensation_owed_rub`` [RUB]; with
         the regions' response, also ``regional_bonus_rub_per_recruit`` [RUB],
-        ``regional_bonus_multiplier``, ``regional_stress`` (K, n) and ``first_cut_days``
-        [day], ``months_cutting`` [month] (n,).
+        ``regional_bonus_multiplier``, ``regional_stress`` (K, n) and ``first_cut_days``,
+        ``first_stress_days`` [day], ``months_cutting`` [month] (n,).
 
     Notes
     -----
@@ -314,7 +318,7 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
     shock = ar1_multiplier(noise.recruitment, p["recruitment.shock_sd"],
                            p["recruitment.shock_persistence"], days, out=scratch)
     market = build_market(p, schedules, shock if noise.recruitment is not None else 1.0,
-                          days, years, out=np.empty((n_steps, n)))
+                          days, years, out=np.empty((n_steps, n)), levers=levers)
     bonus = np.empty((n_steps, n))  # B_k = B_fed,k + B_reg,k (before the regions' response)
     np.add(market.federal_bonus, market.regional_bonus, out=bonus)
     response = None
@@ -339,7 +343,8 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
     if feedback:
         signed = np.zeros(n)
         multiplier = response.multiplier if response is not None else np.ones((n_steps, n))
-        package_0 = market.package_rub(0)
+        package_0 = (market.package_rub(0) if market.reference_package_rub is None
+                     else market.reference_package_rub)
 
         def before_step(k: int) -> None:  # sign step k's recruits
             market.recruits_row(k, multiplier[k], package_0, signed, r[k])
@@ -417,5 +422,6 @@ def run_model(p: Params, noise: Noise, days: np.ndarray, years: np.ndarray,
                    regional_bonus_multiplier=response.multiplier,
                    regional_stress=response.stress,
                    first_cut_days=response.first_cut_days(np.cumsum(days) - days),
+                   first_stress_days=response.first_stress_days(np.cumsum(days) - days),
                    months_cutting=response.months_cutting(days))
     return out

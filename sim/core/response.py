@@ -64,15 +64,25 @@ class RegionalResponse:
 
     def first_cut_days(self, starts_days: np.ndarray) -> np.ndarray:
         """Days from the start to the first step with c_k < 1 (NaN if none), (n,)."""
-        cutting = self.multiplier < 1.0
-        first = np.argmax(cutting, axis=0)
-        days = starts_days[first].astype(np.float64)
-        days[~cutting.any(axis=0)] = np.nan
-        return days
+        return _first_days(self.multiplier < 1.0, starts_days)
+
+    def first_stress_days(self, starts_days: np.ndarray) -> np.ndarray:
+        """Days from the start to the first step with sigma_k > theta (NaN if none), (n,).
+
+        The regions cut from the next step on (unless their bonus is at the floor)."""
+        return _first_days(self.stress > self.threshold, starts_days)
 
     def months_cutting(self, days: np.ndarray) -> np.ndarray:
         """Mean months of the steps with c_k < 1, (n,)."""
         return (self.multiplier < 1.0).T @ (days / DAYS_PER_MONTH)
+
+
+def _first_days(happens: np.ndarray, starts_days: np.ndarray) -> np.ndarray:
+    """Start [days] of the first step where `happens` (K, n) is true, NaN if never, (n,)."""
+    first = np.argmax(happens, axis=0)
+    days = starts_days[first].astype(np.float64)
+    days[~happens.any(axis=0)] = np.nan
+    return days
 
 
 def build_response(threshold: np.ndarray, cut_per_month: np.ndarray,

@@ -223,6 +223,11 @@ VARIABLES: dict[str, Variable] = {
         PER_SAMPLE, "day", "date of the first regional bonus cut",
         "Start of the first step with cR_k < 1, in days after time.start (the attribute "
         "reference_date); NaN if the regions never cut.", requires=RESPONSE_KEY),
+    "first_stress_date": Variable(
+        PER_SAMPLE, "day", "date the regional stress first exceeds its threshold",
+        "Start of the first step with sigma_k > theta, in days after time.start (the "
+        "attribute reference_date); NaN if it never does. The regions cut from the next "
+        "step on, unless their bonus is at the floor.", requires=RESPONSE_KEY),
     "months_cutting": Variable(
         PER_SAMPLE, "month", "months of regional bonus cuts",
         "Length of the steps with cR_k < 1 [mean months].", requires=RESPONSE_KEY),

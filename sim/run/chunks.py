@@ -169,6 +169,30 @@ def compute_chunk(task: ChunkTask) -> ChunkResult:
         np.concatenate([part.claims for part in parts], axis=1), statistics)
 
 
+def chunk_inputs(task: ChunkTask, blocks: range | None = None
+                 ) -> tuple[dict[str, np.ndarray], Noise]:
+    """The sampled parameters and innovations of seed `blocks` of `task` (default: all).
+
+    Returns
+    -------
+    p : dict of str to ndarray, each (n,)
+        Every prior's values (a fixed prior broadcast, read-only).
+    noise : Noise
+        Standard normal innovations, (K, n) each.
+    """
+    blocks = task.blocks if blocks is None else blocks
+    scenario = task.scenario
+    lo = (blocks.start - task.blocks.start) * SEED_BLOCK_SAMPLES
+    hi = min(task.samples, blocks.stop * SEED_BLOCK_SAMPLES) - task.rows[0]
+    draws = [draw_block(scenario.priors, task.root, b,
+                        min(SEED_BLOCK_SAMPLES, task.samples - b * SEED_BLOCK_SAMPLES),
+                        scenario.grid.n_steps, draw_unit=task.unit is None)
+             for b in blocks]
+    unit = task.unit[lo:hi] if task.unit is not None else np.concatenate([u for u, _ in draws])
+    p = parameters_from_unit(scenario.priors, unit, task.copula_factor)
+    return p, noise_for([z for _, z in draws], tuple(draws[0][1]))
+
+
 def _compute(task: ChunkTask, blocks: range, sketches: dict[str, QuantileSketch]
              ) -> ChunkResult:
     """Compute `blocks` of `task`; streamed variables are counted into `sketches` (a
@@ -176,14 +200,7 @@ def _compute(task: ChunkTask, blocks: range, sketches: dict[str, QuantileSketch]
     scenario, grid = task.scenario, task.scenario.grid
     lo = (blocks.start - task.blocks.start) * SEED_BLOCK_SAMPLES
     hi = min(task.samples, blocks.stop * SEED_BLOCK_SAMPLES) - task.rows[0]
-    draws = [draw_block(scenario.priors, task.root, b,
-                        min(SEED_BLOCK_SAMPLES, task.samples - b * SEED_BLOCK_SAMPLES),
-                        grid.n_steps, draw_unit=task.unit is None)
-             for b in blocks]
-    unit = task.unit[lo:hi] if task.unit is not None else np.concatenate([u for u, _ in draws])
-    p = parameters_from_unit(scenario.priors, unit, task.copula_factor)
-    noise = noise_for([z for _, z in draws], tuple(draws[0][1]))
-    del draws
+    p, noise = chunk_inputs(task, blocks)
     outputs = model_outputs(scenario, p, noise)
     del noise
     weighted = [claim_weights(grid, claim) for claim in scenario.claims]
