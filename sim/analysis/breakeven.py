@@ -9,7 +9,8 @@ The root search runs on all samples at once: the gap g(s) = F_K(s) - F_0 is eval
 s = 1, then at the end of the bracket on the side where the root lies (below 1 when the
 force grows at today's level, above when it shrinks), then by the Illinois variant of
 regula falsi (a secant step kept inside the bracket, the retained end's gap halved when the
-same end is kept twice; a bisection when the step leaves the bracket). Each pass runs the
+same end is kept twice; a bisection when the step leaves the bracket, and for every sample
+still unsolved after `ILLINOIS_PASSES` passes). Each pass runs the
 model only on the samples not yet solved. A sample is solved when |g| <= the tolerance
 [persons]; when the bracket shrinks to nothing while |g| stays larger, the force jumps over
 the target there (the regions' response switches between cutting and recovering as the
@@ -33,7 +34,7 @@ from sim.core.metrics import ledger_by_year
 from sim.errors import ParameterError
 from sim.priors.sampling import root_seed
 from sim.run.dataset import coordinates, provenance
-from sim.run.inputs import iter_inputs
+from sim.run.inputs import all_inputs
 
 TARGETS = ("force-constant",)
 """What break-even means: ``force-constant``, the deployed force at the horizon equals the
@@ -51,6 +52,15 @@ STATUS_MEANINGS = ("found", "below_bracket", "above_bracket", "at_a_jump", "not_
 bracket's low end (the break-even scale lies below it); it shrinks even at the high end
 (above it); the force jumps over the target at the scale reported; not converged within
 the iterations allowed."""
+
+ILLINOIS_PASSES = 8
+"""Passes of the Illinois step before bisection takes over for the samples still unsolved:
+a smooth gap converges well within them; a gap with jumps (the regions' response) can stall
+the secant, and bisection then halves the bracket every pass (43 passes from 10 to 1e-12)."""
+
+DEFAULT_CHUNK_SAMPLES = 2**14
+"""Samples run through the model at once: the search holds every sample's inputs, and
+runs the unsolved ones in pieces of this size (one piece when few are left)."""
 
 RELATIVE_SCALE_TOLERANCE = 1e-12
 """A bracket narrower than this (relative to max(1, s), a few thousand ulps) has shrunk to
@@ -118,7 +128,7 @@ def solve_scale(gap: Callable[[np.ndarray, np.ndarray], np.ndarray], gap_at_one:
     status[outside & ~shrinks] = BELOW
     active = ~solved & ~at_end & ~outside
     kept = np.zeros(n, dtype=np.int8)  # Illinois: which end was kept last (+1 a, -1 b)
-    for _ in range(max_iterations):
+    for iteration in range(max_iterations):
         rows = np.flatnonzero(active)
         if len(rows) == 0:
             break
@@ -126,7 +136,7 @@ def solve_scale(gap: Callable[[np.ndarray, np.ndarray], np.ndarray], gap_at_one:
         with np.errstate(divide="ignore", invalid="ignore"):
             s = (ar * gbr - br * gar) / (gbr - gar)
         lo, hi = np.minimum(ar, br), np.maximum(ar, br)
-        bisect = ~((s > lo) & (s < hi))
+        bisect = ~((s > lo) & (s < hi)) | (iteration >= ILLINOIS_PASSES)
         s[bisect] = 0.5 * (lo[bisect] + hi[bisect])
         gs = gap(s, rows)
         root = np.abs(gs) <= tolerance_persons
@@ -173,7 +183,8 @@ def breakeven(scenario: Scenario, *, lever: str = "bonus", target: str = "force-
     tolerance_persons : float
         |F_K(s*) - F_0| at a root [persons].
     chunk_samples : int, optional
-        Samples solved at once (memory); results do not depend on it.
+        Samples run through the model at once (memory; default `DEFAULT_CHUNK_SAMPLES`);
+        results do not depend on it. Every sample's inputs are held in memory.
 
     Returns
     -------
@@ -203,44 +214,46 @@ def breakeven(scenario: Scenario, *, lever: str = "bonus", target: str = "force-
     scenario = scenario.with_run(samples=samples, seed=seed)
     root = root_seed(scenario.seed)
     started = time.perf_counter()
-    parts, runs = [], 0.0
-    for (lo, hi), p, noise in iter_inputs(scenario, root, chunk_samples):
-        part, chunk_runs = _solve_chunk(LeverRuns(scenario, p, noise, lever), bracket,
-                                        tolerance_persons)
-        parts.append(part)
-        runs += chunk_runs * (hi - lo) / scenario.samples
+    runs = LeverRuns(scenario, *all_inputs(scenario, root), lever,
+                     chunk_samples=chunk_samples or DEFAULT_CHUNK_SAMPLES)
+    values = _solve(runs, bracket, tolerance_persons)
     seconds = time.perf_counter() - started
-    joined = {name: np.concatenate([part[name] for part in parts], axis=-1)
-              for name in parts[0]}
-    return _dataset(scenario, root, joined, lever, target, bracket, tolerance_persons,
-                    runs, seconds)
+    return _dataset(scenario, root, values, lever, target, bracket, tolerance_persons,
+                    runs.runs, seconds)
 
 
-def _solve_chunk(runs: LeverRuns, bracket: tuple[float, float], tolerance_persons: float
-                 ) -> tuple[dict[str, np.ndarray], float]:
-    """One chunk's roots, lever values and yearly costs; and the model runs it took."""
+def _solve(runs: LeverRuns, bracket: tuple[float, float], tolerance_persons: float
+           ) -> dict[str, np.ndarray]:
+    """The roots, lever values and yearly costs of every sample of `runs`."""
     n, weights = runs.samples, runs.scenario.grid.year_weights()
-    today = runs.run(np.ones(n))
-    change_today = force_change(today)
-    scale, status = solve_scale(lambda s, rows: force_change(runs.run(s, rows)), change_today,
-                                bracket, tolerance_persons)
-    value = runs.value_at_start()
-    spend_today = ledger_by_year(today["spend_rub"], weights).sum(axis=2)  # (Y, payer, n)
-    del today
+    every = np.arange(n)
+
+    def spend_by_year(results: dict[str, np.ndarray]) -> np.ndarray:
+        return ledger_by_year(results["spend_rub"], weights).sum(axis=2)  # (Y, payer, m)
+
+    def gap_and_spend(results: dict[str, np.ndarray]) -> np.ndarray:
+        return np.concatenate([force_change(results)[None],
+                               spend_by_year(results).reshape(-1, len(results["force"][0]))])
+
+    today = runs.evaluate(np.ones(n), every, gap_and_spend)
+    change_today = today[0]
+    spend_today = today[1:].reshape(len(weights.T), -1, n)
+    scale, status = solve_scale(
+        lambda s, rows: runs.evaluate(s, rows, force_change), change_today, bracket,
+        tolerance_persons)
     spend_breakeven = np.full_like(spend_today, np.nan)
     rows = np.flatnonzero(np.isfinite(scale))
     if len(rows):
-        at_root = runs.run(scale[rows], rows)
-        spend_breakeven[..., rows] = ledger_by_year(at_root["spend_rub"], weights).sum(axis=2)
+        spend_breakeven[..., rows] = runs.evaluate(scale[rows], rows, spend_by_year)
     return {
         "breakeven_scale": scale,
         "breakeven_status": status,
-        "breakeven_value": scale * value,
-        "today_value": value,
+        "breakeven_value": scale * runs.value_at_start(),
+        "today_value": runs.value_at_start(),
         "force_change_persons": change_today,
         "today_spend_rub_by_year": spend_today,
         "breakeven_spend_rub_by_year": spend_breakeven,
-    }, runs.runs
+    }
 
 
 def _dataset(scenario: Scenario, root, values: dict[str, np.ndarray], lever: str, target: str,

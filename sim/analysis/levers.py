@@ -9,6 +9,7 @@ per soldier need.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,19 +50,21 @@ def check_lever(scenario: Scenario, lever: str) -> None:
 
 @dataclass
 class LeverRuns:
-    """One chunk's samples, run as often as needed with the lever at chosen scales.
+    """Samples run as often as needed with the lever at chosen scales.
 
     Attributes
     ----------
     scenario : Scenario
     p : dict of str to ndarray, each (n,)
-        The chunk's sampled parameters.
+        The sampled parameters.
     noise : Noise
-        The chunk's innovations, (K, n) each.
+        The innovations, (K, n) each.
     lever : str
         A key of `LEVERS`.
+    chunk_samples : int
+        At most this many samples go through the model at once (its working set).
     runs : float
-        Model runs made so far, in whole-chunk equivalents (a run on a tenth of the
+        Model runs made so far, in whole-set equivalents (a run on a tenth of the
         samples counts 0.1).
     """
 
@@ -69,11 +72,12 @@ class LeverRuns:
     p: dict[str, np.ndarray]
     noise: Noise
     lever: str
+    chunk_samples: int = 2**14
     runs: float = field(default=0.0)
 
     @property
     def samples(self) -> int:
-        """Samples n of the chunk."""
+        """Samples n held."""
         return len(self.p["force.initial_persons"])
 
     def run(self, scale: np.ndarray, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -84,7 +88,7 @@ class LeverRuns:
         scale : ndarray, shape (m,)
             The lever's scale for each sample run [1].
         rows : ndarray of int, shape (m,), optional
-            The samples to run; default all of them.
+            The samples to run; default all of them (in one piece: see `evaluate`).
         """
         p, noise = self.p, self.noise
         if rows is not None:
@@ -96,6 +100,15 @@ class LeverRuns:
         levers = Levers(**{LEVERS[self.lever][0]: np.asarray(scale, dtype=np.float64)})
         return run_model(p, noise, grid.days, grid.years_elapsed, self.scenario.loss_mode,
                          self.scenario.schedules, levers)
+
+    def evaluate(self, scale: np.ndarray, rows: np.ndarray,
+                 reduce: Callable[[dict[str, np.ndarray]], np.ndarray]) -> np.ndarray:
+        """``reduce`` of the model's results with the lever at `scale` for samples `rows`,
+        run `chunk_samples` at a time and joined along the last axis (samples)."""
+        pieces = [reduce(self.run(scale[lo:lo + self.chunk_samples],
+                                  rows[lo:lo + self.chunk_samples]))
+                  for lo in range(0, len(rows), self.chunk_samples)]
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=-1)
 
     def value_at_start(self) -> np.ndarray:
         """The lever's quantity in the first step at scale 1, (n,): the regional bonus

@@ -13,6 +13,8 @@ import numpy as np
 
 from sim.config.scenario import Scenario
 from sim.core.model import Noise
+from sim.errors import ResourceError
+from sim.io import available_memory_bytes
 from sim.run.chunks import chunk_inputs, default_chunk_samples, iter_tasks
 
 Inputs = tuple[tuple[int, int], dict[str, np.ndarray], Noise]
@@ -44,3 +46,26 @@ def iter_inputs(scenario: Scenario, root: np.random.SeedSequence,
     chunk = chunk_samples or default_chunk_samples(scenario.grid.n_steps)
     for task in iter_tasks(scenario, root, chunk):
         yield (task.rows, *chunk_inputs(task))
+
+
+def all_inputs(scenario: Scenario, root: np.random.SeedSequence
+               ) -> tuple[dict[str, np.ndarray], Noise]:
+    """Every sample's parameters and innovations at once (`iter_inputs`, joined).
+
+    Refuses (`ResourceError`) when they would not fit in the memory available now.
+    """
+    n, k = scenario.samples, scenario.grid.n_steps
+    need = 8 * n * (3 * k + 2 * len(scenario.priors))
+    available = available_memory_bytes()
+    if need > available // 2:
+        raise ResourceError(f"{scenario.path}: {n:,} samples' inputs need about "
+                            f"{need / 2**30:.1f} GiB, more than half the "
+                            f"{available / 2**30:.1f} GiB available; use fewer samples")
+    parts = [(p, noise) for _, p, noise in iter_inputs(scenario, root)]
+    if len(parts) == 1:
+        return parts[0]
+    p = {key: np.concatenate([part[0][key] for part in parts]) for key in parts[0][0]}
+    noise = Noise(*(None if getattr(parts[0][1], name) is None
+                    else np.concatenate([getattr(part[1], name) for part in parts], axis=1)
+                    for name in ("recruitment", "losses", "fx")))
+    return p, noise
