@@ -233,6 +233,20 @@ def build_parser() -> argparse.ArgumentParser:
                     metavar="KEY=VALUE", help="override a config key")
     be.set_defaults(handler=_breakeven)
 
+    disc = commands.add_parser("discover", help="scenario discovery (PRIM): ranges of sampled "
+                               "parameters where a condition on the results mostly holds")
+    disc.add_argument("results", help="results of one run (netCDF or Zarr, from run --out)")
+    disc.add_argument("--where", required=True,
+                      help='condition on per-sample outputs and param_* variables, e.g. '
+                           '"force_change_persons < 0" (comparisons, and, or, not)')
+    disc.add_argument("--min-density", type=float, default=0.8,
+                      help="density the reported box should reach (default 0.8)")
+    disc.add_argument("--inputs", help="comma-separated param_* variables the box may restrict "
+                                       "(default: every varying one)")
+    disc.add_argument("--out", help="directory for the figure (PNG, SVG), the trajectory and "
+                                    "the box (CSV)")
+    disc.set_defaults(handler=_discover)
+
     validate = commands.add_parser("validate", help="check a scenario config without running")
     validate.add_argument("config", help="scenario TOML file")
     validate.add_argument("--set", dest="overrides", action="append", default=[],
@@ -436,6 +450,52 @@ def _breakeven(args: argparse.Namespace) -> int:
     if args.out is not None:
         print(f"\nwrote {io.write_results(ds, args.out)}")
     return 0
+
+
+def _discover(args: argparse.Namespace) -> int:
+    from sim.analysis.discovery import discover
+
+    target = (None if args.out is None
+              else outputs.check_output(args.out, "directory", inputs=[args.results]))
+    ds = io.read_results(args.results)
+    inputs = None if args.inputs is None else [s.strip() for s in args.inputs.split(",")]
+    result = discover(ds, args.where, min_density=args.min_density, inputs=inputs)
+    written = None if target is None else _write_discovery(result, target)  # before printing
+    print(result.text())
+    trajectory = result.trajectory
+    shown = sorted({*range(0, len(trajectory), max(1, len(trajectory) // 8)),
+                    len(trajectory) - 1, result.chosen})
+    print("\nPeeling trajectory (every few boxes; * the chosen one):")
+    print(f"  {'box':>5} {'coverage':>9} {'density':>8} {'mass':>7} {'restricted':>10}")
+    for i in shown:
+        row = trajectory.iloc[i]
+        print(f"  {i:>4}{'*' if i == result.chosen else ' '} {100 * row.coverage:8.1f}% "
+              f"{100 * row.density:7.1f}% {100 * row.mass:6.1f}% {int(row.restricted):>10}")
+    if written is not None:
+        print(f"\nwrote {written}")
+    return 0
+
+
+def _write_discovery(result, target: Path) -> Path:
+    """The figure, trajectory and box of a discovery, in a new directory `target`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sim.report.discovery_plot import discovery_chart
+
+    with outputs.OutputLock(target):
+        outputs.remove_stale_temps(target)
+        with outputs.atomic_directory(target, "report") as temp:
+            figure = discovery_chart(result)
+            for suffix in (".png", ".svg"):
+                figure.savefig(temp / f"discovery{suffix}", dpi=110)
+            plt.close(figure)
+            result.trajectory.to_csv(temp / "trajectory.csv")
+            result.limits.to_csv(temp / "box.csv", index_label="parameter")
+            (temp / "summary.txt").write_text(result.text() + "\n", encoding="utf-8")
+    return target
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ import operator
 
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from hypothesis import given
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 import sim
 from sim.analysis.discovery import (
     MAX_CONDITION_CHARS,
+    WEAK_P_VALUE,
     Discovery,
     choose_box,
     discover,
@@ -394,3 +396,62 @@ def test_discovery_chart(case, real, planted_ds, tmp_path):
     assert _texts_inside(fig) > 10
     fig.savefig(tmp_path / "discovery.png")
     plt.close(fig)
+
+
+# ---- pruning weak restrictions, and the CLI ---------------------------------------------
+
+
+def test_weak_restrictions_are_pruned(run, real):
+    """The reported box keeps only restrictions with p <= 0.05; without pruning, the chosen
+    box of the trajectory is reported as it is (and, with 36 parameters and 2,000
+    samples, restricts some by chance). The pruned box's statistics are its own."""
+    assert (real.limits.p_value <= WEAK_P_VALUE).all()
+    unpruned = discover(run, "force_change_persons < 0", prune=False)
+    assert unpruned.pruned == () and len(unpruned.limits) > len(real.limits)
+    assert set(real.pruned) == set(unpruned.limits.index) - set(real.limits.index)
+    assert unpruned.coverage == unpruned.trajectory.coverage.iloc[unpruned.chosen]
+    # the pruned box, counted by hand from its limits
+    inside = np.ones(run.sizes["sample"], dtype=bool)
+    for name, row in real.limits.iterrows():
+        values = run[name].values
+        inside &= (values >= row.low) & (values <= row.high)
+    holds = run.force_change_persons.values < 0
+    assert real.mass == pytest.approx(inside.mean())
+    assert real.density == pytest.approx(holds[inside].mean())
+    assert real.coverage == pytest.approx(holds[inside].sum() / holds.sum())
+
+
+def test_cli_discover_writes_a_directory(run, tmp_path, capsys):
+    from .conftest import run_cli
+
+    results = tmp_path / "run.nc"
+    sim.io.write_results(run, results)
+    out = tmp_path / "discovery"
+    status, printed, err = run_cli("discover", results, "--where", "force_change_persons < 0",
+                                   "--out", out, capsys=capsys)
+    assert status == 0, err
+    assert "Peeling trajectory" in printed and "param_recruitment_per_month" in printed
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "box.csv", "discovery.png", "discovery.svg", "summary.txt", "trajectory.csv"]
+    box = pd.read_csv(out / "box.csv", index_col="parameter")
+    assert list(box.index) == list(real_limits(run).index)
+
+
+def real_limits(run):
+    return discover(run, "force_change_persons < 0").limits
+
+
+@pytest.mark.parametrize(("where", "words"), [
+    ("forse_change < 0", ("--where", "unknown name 'forse_change'")),
+    ("__import__('os')", ("--where",)),
+    ("force_change_persons < 0 <", ("--where", "cannot parse")),
+])
+def test_cli_discover_refusals(run, where, words, tmp_path, capsys):
+    from .conftest import one_line_refusal, run_cli
+
+    results = tmp_path / "run.nc"
+    sim.io.write_results(run, results)
+    status, _, err = run_cli("discover", results, "--where", where, "--out",
+                             tmp_path / "d", capsys=capsys)
+    one_line_refusal(status, err, *words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.nc"]

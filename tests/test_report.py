@@ -41,7 +41,8 @@ def results(tmp_path_factory):
 
 EXPECTED = {
     "run.nc": {"fan_bonus_usd_per_day", "fan_force", "distribution_bonus_usd_per_day",
-               "distribution_bonus_share_of_defense", "manpower_balance", "ledger", "claims"},
+               "distribution_bonus_share_of_defense", "manpower_balance", "ledger", "claims",
+               "question_breakeven", "question_runway", "question_discovery"},
     "sweep.nc": {"compare_bonus_spend_usd_per_day_mean",
                  "compare_bonus_share_of_defense_horizon", "compare_force_change_persons"},
     "sens.nc": {"sobol", "tornado", "indices_over_time"},
@@ -106,3 +107,39 @@ def test_bad_results_file_exits_2(kind, results, tmp_path, capsys):
     status, _, err = run_cli("report", path, "--out", tmp_path / "r", capsys=capsys)
     assert status == 2 and len(err.strip().splitlines()) == 1 and str(path) in err
     assert not (tmp_path / "r").exists()
+
+
+def test_questions_section(results, tmp_path, capsys):
+    """A run's report answers the four questions, with tables (also as CSV) and figures;
+    break-even and the marginal cost use the run's own samples (the config is unchanged)."""
+    out = tmp_path / "report"
+    assert run_cli("report", results / "run.nc", "--out", out, capsys=capsys)[0] == 0
+    page = (out / "index.html").read_text()
+    section = page[page.index('id="questions"'):page.index("<h2>Assumptions")]
+    for heading in ("Break-even", "Runway to regional cuts", "Cost per soldier",
+                    "Where the force shrinks"):
+        assert f"<h3>{heading}</h3>" in section
+    for table in ("breakeven", "runway", "cost", "discovery"):
+        assert f'id="question_{table}"' in section
+        assert (out / f"question_{table}.csv").is_file()
+    # the baseline's bonus elasticity is 0: the report says the lever is recruitment
+    assert "the lever is the recruitment level" in section
+    assert "300 of the run" in section
+    assert "Not answered here" not in section
+    assert not re.search(r"\d\.\d+e[+-]\d", section.split("<figure")[0])  # no 1.2e-05
+
+
+def test_questions_not_answered_say_why(tmp_path, capsys):
+    """When the config has changed since the run, break-even and the marginal cost are
+    left out with a note (never run on the wrong scenario); the rest is answered."""
+    config = tmp_path / "scenario.toml"
+    config.write_text((CONFIGS / "baseline.toml").read_text())
+    assert run_cli("run", config, "--samples", "200", "--out", tmp_path / "run.nc",
+                   capsys=capsys)[0] == 0
+    config.write_text(config.read_text().replace("months = 24", "months = 12"))
+    out = tmp_path / "report"
+    assert run_cli("report", tmp_path / "run.nc", "--out", out, capsys=capsys)[0] == 0
+    section = (out / "index.html").read_text().split('id="questions"')[1]
+    assert "<h3>Not answered here</h3>" in section
+    assert "differs from the one recorded in the results" in section
+    assert "<h3>Break-even</h3>" not in section and "<h3>Runway to regional cuts</h3>" in section

@@ -355,18 +355,20 @@ class Discovery:
         columns ``coverage``, ``density``, ``mass`` (shares) and ``restricted``
         (number of restricted parameters).
     chosen : int
-        Row of `trajectory` reported.
+        Row of `trajectory` chosen, before pruning.
     coverage, density, mass : float
-        The chosen box's coverage (share of the samples where the condition holds that
-        are in the box), density (share of the box's samples where it holds) and mass
-        (share of all samples in the box).
+        The reported (chosen, then pruned) box's coverage (share of the samples where
+        the condition holds that are in the box), density (share of the box's samples
+        where it holds) and mass (share of all samples in the box).
     reached_target : bool
-        Whether the chosen box's density reaches `min_density`.
+        Whether the reported box's density reaches `min_density`.
     limits : pandas.DataFrame
         One row per restricted parameter (index: its name), most significant first:
         ``low``, ``high`` (the box; a side PRIM left open is the sample extreme),
         ``sample_low``, ``sample_high`` (the parameter's range in the samples) and
         ``p_value`` (PRIM's quasi-p-value of the restriction).
+    pruned : tuple of str
+        Restrictions of the chosen box dropped as weak, in the order dropped.
     """
 
     where: str
@@ -383,6 +385,7 @@ class Discovery:
     mass: float
     reached_target: bool
     limits: pd.DataFrame
+    pruned: tuple[str, ...] = ()
 
     def text(self) -> str:
         """A short summary: the condition, its base rate, the chosen box and its ranges.
@@ -392,6 +395,7 @@ class Discovery:
         str
             Several lines.
         """
+        chosen = self.trajectory.iloc[self.chosen]
         lines = [
             f'Scenario discovery (PRIM) for "{" ".join(self.where.split())}"',
             f"  holds in {_pct(self.base_rate)} of {self.samples:,} samples "
@@ -399,14 +403,20 @@ class Discovery:
             + (f"; {self.dropped:,} samples dropped (an input was NaN)" if self.dropped
                else ""),
             f"  chosen box #{self.chosen} of {len(self.trajectory)} on the peeling trajectory "
-            f"(#0 = all samples): coverage {_pct(self.coverage)}, density "
-            f"{_pct(self.density)}, mass {_pct(self.mass)}",
+            f"(#0 = all samples): coverage {_pct(chosen.coverage)}, density "
+            f"{_pct(chosen.density)}, mass {_pct(chosen.mass)}, {int(chosen.restricted)} "
+            "restricted",
         ]
+        if self.pruned:
+            lines.append(f"  then {len(self.pruned)} weak restriction(s) dropped (p > "
+                         f"{WEAK_P_VALUE}): coverage {_pct(self.coverage)}, density "
+                         f"{_pct(self.density)}, mass {_pct(self.mass)}")
         target = f"  target density {_pct(self.min_density)}: "
         if self.reached_target:
-            lines.append(target + "reached (the box with the most coverage that reaches it)")
+            lines.append(target + "reached")
         else:
-            lines.append(target + "not reached (the densest box on the trajectory)")
+            lines.append(target + "not reached (the densest box on the trajectory"
+                         + (", pruned)" if self.pruned else ")"))
         if self.limits.empty:
             lines.append("  no parameter is restricted: the condition holds at that density "
                          "across the whole sample")
@@ -522,7 +532,7 @@ def _quiet() -> Iterator[None]:
 
 def discover(ds: xr.Dataset, where: str, *, min_density: float = 0.8,
              peel_alpha: float = 0.05, mass_min: float = 0.05,
-             inputs: Sequence[str] | None = None) -> Discovery:
+             inputs: Sequence[str] | None = None, prune: bool = True) -> Discovery:
     """Find a box of sampled parameters in which a condition mostly holds (PRIM).
 
     The condition marks cases of interest; PRIM (Project Platypus's ``prim`` package,
@@ -532,6 +542,11 @@ def discover(ds: xr.Dataset, where: str, *, min_density: float = 0.8,
     if none reaches `min_density`, the densest box (`Discovery.reached_target` is then
     False). `min_density` is applied here, not passed to PRIM: in the ``prim`` package
     ``threshold`` classifies a numeric response, and the cases are given as booleans.
+    Then (with `prune`) the restriction with the largest quasi-p-value is dropped while
+    it exceeds `WEAK_P_VALUE`, as Bryant & Lempert advise: a restriction that adds no
+    significant density is noise of the search (with tens of parameters and a few
+    thousand samples, the densest boxes restrict many of them by chance). The pruned
+    box's coverage, density and mass are those reported.
 
     Parameters
     ----------
@@ -551,6 +566,9 @@ def discover(ds: xr.Dataset, where: str, *, min_density: float = 0.8,
         The ``param_*`` variables the box may restrict; by default every one with more
         than one distinct finite value. Samples where one of them is NaN are dropped
         and counted (`Discovery.dropped`).
+    prune : bool
+        Drop the chosen box's weak restrictions (quasi-p-value > `WEAK_P_VALUE`), one at
+        a time, weakest first.
 
     Returns
     -------
@@ -595,16 +613,24 @@ def discover(ds: xr.Dataset, where: str, *, min_density: float = 0.8,
                            peel_alpha=peel_alpha, mass_min=mass_min)
         box = finder.find_box()
         trajectory = _trajectory(box.peeling_trajectory)
-        chosen, reached = choose_box(trajectory, min_density)
+        chosen, _ = choose_box(trajectory, min_density)
         box.select(chosen)
         limits = _limits(box.limits, chosen_inputs, x)
+        pruned = []
+        if prune:  # drop the weakest restriction while one adds little (p > WEAK_P_VALUE)
+            while len(limits) and limits["p_value"].max() > WEAK_P_VALUE:
+                weakest = str(limits["p_value"].idxmax())
+                box.drop_restriction(weakest)
+                pruned.append(weakest)
+                limits = _limits(box.limits, chosen_inputs, x)
+        row = _trajectory(box.peeling_trajectory).iloc[-1] if pruned else trajectory.iloc[chosen]
 
-    row = trajectory.iloc[chosen]
     return Discovery(where=where, samples=samples, dropped=dropped, holds=count,
                      base_rate=count / samples, inputs=tuple(chosen_inputs),
                      min_density=float(min_density), trajectory=trajectory, chosen=chosen,
                      coverage=float(row.coverage), density=float(row.density),
-                     mass=float(row.mass), reached_target=reached, limits=limits)
+                     mass=float(row.mass), reached_target=bool(row.density >= min_density),
+                     limits=limits, pruned=tuple(pruned))
 
 
 def choose_box(trajectory: pd.DataFrame, min_density: float) -> tuple[int, bool]:

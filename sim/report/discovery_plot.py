@@ -73,14 +73,22 @@ def _trajectory_panel(result: Discovery, ax) -> None:
     bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.axhline(100 * result.min_density, color="0.4", lw=1, ls="--",
                label=f"target density {_pct(result.min_density)}")
+    chosen = result.trajectory.iloc[result.chosen]
+    if result.pruned:
+        ax.scatter([100 * chosen.coverage], [100 * chosen.density], s=120, marker="s",
+                   facecolors="none", edgecolors="0.3", linewidths=1.5, zorder=4,
+                   label=f"densest box, before dropping {len(result.pruned)} weak "
+                         "restrictions")
     x, y = 100 * result.coverage, 100 * result.density
     ax.scatter([x], [y], s=170, facecolors="none", edgecolors=VERMILLION, linewidths=2,
-               zorder=4, label="chosen box")
+               zorder=4, label="box reported" if result.pruned else "chosen box")
     # The note sits in the upper right, where a trajectory (density falling as coverage
     # grows) seldom goes, unless the chosen box is there itself.
     corner = (0.03, 0.5, "left", "center") if x > 55 and y > 55 else \
         (0.97, 0.97, "right", "top")
-    ax.annotate(f"chosen box #{result.chosen}:\ncoverage {_pct(result.coverage)}, "
+    name = (f"box #{result.chosen}, pruned" if result.pruned
+            else f"chosen box #{result.chosen}")
+    ax.annotate(f"{name}:\ncoverage {_pct(result.coverage)}, "
                 f"density {_pct(result.density)},\nmass {_pct(result.mass)}, "
                 f"{len(result.limits)} restricted", (x, y), xytext=corner[:2],
                 textcoords="axes fraction", ha=corner[2], va=corner[3], fontsize="small",

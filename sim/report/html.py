@@ -22,7 +22,7 @@ from sim.core.schema import SCHEMA
 from sim.errors import ResourceError
 from sim.io import outputs
 from sim.priors.distributions import PriorError, prior_from_value
-from sim.report import plots
+from sim.report import plots, questions
 
 Figure = tuple[str, str, Callable]
 """(file stem, caption, function of the Dataset returning Axes)."""
@@ -170,9 +170,56 @@ def write_report(results: str | Path, out: str | Path | None = None) -> Path:
                 embedded.append((stem, caption, (temp / f"{stem}.png").read_bytes()))
             frames = summary_frames(ds)
             frames["summary"].to_csv(temp / "summary.csv", index=False)
-            page = _html(ds, results, frames, assumptions(ds), embedded)
+            asked = _questions(ds, temp) if kind_of(ds) == "run" else []
+            page = _html(ds, results, frames, assumptions(ds), embedded, asked)
             (temp / "index.html").write_text(page, encoding="utf-8")
     return target / "index.html"
+
+
+def _questions(ds: xr.Dataset, directory: Path) -> list[str]:
+    """The Questions section (`sim.report.questions`): its HTML, its figures written to
+    `directory` as PNG and SVG and embedded, its tables also as CSV."""
+    import matplotlib.pyplot as plt
+
+    answers = questions.answer(ds)
+    tables = {"breakeven": questions.breakeven_table(answers),
+              "runway": questions.runway_table(answers),
+              "cost": questions.cost_table(answers),
+              "discovery": questions.discovery_table(answers)}
+    parts = ["<h2 id=\"questions\">Questions</h2>", "<p>What analysts ask of these "
+             "results, answered for every future: each number is a median with its 90% "
+             "interval, or a share of futures.</p>"]
+    headings = dict(questions.section_text(answers))
+    drawn = {}
+    for stem, caption, draw in questions.figures(answers):
+        figure = draw()
+        for suffix in (".png", ".svg"):
+            figure.savefig(directory / f"{stem}{suffix}", dpi=110)
+        plt.close(figure)
+        drawn[stem] = _figure(stem, caption, (directory / f"{stem}.png").read_bytes())
+    for heading, table, stem in (("Break-even", "breakeven", "question_breakeven"),
+                                 ("Runway to regional cuts", "runway", "question_runway"),
+                                 ("Cost per soldier", "cost", None),
+                                 ("Where the force shrinks", "discovery", "question_discovery")):
+        if heading not in headings:
+            continue
+        parts += [f"<h3>{heading}</h3>", f"<p>{html.escape(headings[heading])}</p>"]
+        if not tables[table].empty:
+            parts.append(_table(tables[table], f"question_{table}"))
+            tables[table].to_csv(directory / f"question_{table}.csv", index=False)
+        if stem in drawn:
+            parts.append(drawn[stem])
+    if answers.notes:
+        parts += ["<h3>Not answered here</h3>", "<ul>", *(f"<li>{html.escape(note)}</li>"
+                                                         for note in answers.notes), "</ul>"]
+    return parts
+
+
+def _figure(stem: str, caption: str, png: bytes) -> str:
+    data = base64.b64encode(png).decode()
+    return (f'<figure id="{stem}"><img alt="{html.escape(caption)}" '
+            f'src="data:image/png;base64,{data}"><figcaption>'
+            f"{html.escape(caption)}</figcaption></figure>")
 
 
 REPORT_MEMORY_FACTOR = 3
@@ -214,7 +261,7 @@ def _table(frame: pd.DataFrame, table_id: str) -> str:
 
 
 def _html(ds: xr.Dataset, results: Path, frames: dict, priors: pd.DataFrame,
-          figures: list) -> str:
+          figures: list, asked: list[str]) -> str:
     kind = kind_of(ds)
     title = {"run": "Simulation", "sweep": "Scenario comparison",
              "sensitivity": "Sensitivity analysis"}[kind]
@@ -233,11 +280,8 @@ def _html(ds: xr.Dataset, results: Path, frames: dict, priors: pd.DataFrame,
         parts += ["<h2>Claims</h2>", "<p>Each published figure against the simulated "
                   "distribution of the same quantity: its percentile and whether it lies in "
                   "the central 90% band.</p>", _table(frames["claims"], "claims")]
-    for stem, caption, png in figures:
-        data = base64.b64encode(png).decode()
-        parts.append(f'<figure id="{stem}"><img alt="{html.escape(caption)}" '
-                     f'src="data:image/png;base64,{data}"><figcaption>'
-                     f"{html.escape(caption)}</figcaption></figure>")
+    parts += [_figure(stem, caption, png) for stem, caption, png in figures]
+    parts += asked
     parts += ["<h2>Assumptions</h2>", "<p>Every prior, its distribution, its 5th, 50th "
               "and 95th percentiles and the source it cites.</p>",
               _table(priors, "assumptions"), "<h2>Provenance</h2>",
