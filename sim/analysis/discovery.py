@@ -407,16 +407,16 @@ class Discovery:
             f"{_pct(chosen.density)}, mass {_pct(chosen.mass)}, {int(chosen.restricted)} "
             "restricted",
         ]
+        how = ("the box with the most coverage reaching" if chosen.density >= self.min_density
+               else "no box reaches")
+        lines.append(f"  ({how} the target density {_pct(self.min_density)}"
+                     + ("" if chosen.density >= self.min_density else ": the densest one")
+                     + ")")
         if self.pruned:
             lines.append(f"  then {len(self.pruned)} weak restriction(s) dropped (p > "
                          f"{WEAK_P_VALUE}): coverage {_pct(self.coverage)}, density "
-                         f"{_pct(self.density)}, mass {_pct(self.mass)}")
-        target = f"  target density {_pct(self.min_density)}: "
-        if self.reached_target:
-            lines.append(target + "reached")
-        else:
-            lines.append(target + "not reached (the densest box on the trajectory"
-                         + (", pruned)" if self.pruned else ")"))
+                         f"{_pct(self.density)}, mass {_pct(self.mass)}"
+                         + ("" if self.reached_target else ", below the target density"))
         if self.limits.empty:
             lines.append("  no parameter is restricted: the condition holds at that density "
                          "across the whole sample")
