@@ -36,6 +36,8 @@ bench: venv
 	$(BIN)/python benchmarks/bench_batch.py
 	$(BIN)/python benchmarks/bench_calibration.py
 	$(BIN)/python benchmarks/bench_history.py
+	$(BIN)/python benchmarks/bench_breakeven.py
+	$(BIN)/python benchmarks/bench_discovery.py
 
 golden: venv
 	$(BIN)/python tests/make_golden.py
