@@ -27,7 +27,7 @@ from sim.analysis.experiments import (
 from sim.analysis.sensitivity import ranked_table, sensitivity
 from sim.analysis.summary import human, summarize
 from sim.config.scenario import load_scenario
-from sim.errors import UserError
+from sim.errors import ParameterError, UserError
 from sim.io import outputs
 from sim.run.schedulers import check_scheduler
 from sim.run.simulate import simulate
@@ -459,7 +459,12 @@ def _discover(args: argparse.Namespace) -> int:
               else outputs.check_output(args.out, "directory", inputs=[args.results]))
     ds = io.read_results(args.results)
     inputs = None if args.inputs is None else [s.strip() for s in args.inputs.split(",")]
-    result = discover(ds, args.where, min_density=args.min_density, inputs=inputs)
+    try:
+        result = discover(ds, args.where, min_density=args.min_density, inputs=inputs)
+    except ParameterError as error:  # the results file is a positional argument, not a flag
+        if error.parameter != "results":
+            raise
+        raise UserError(f"{args.results}: {error.message}") from None
     written = None if target is None else _write_discovery(result, target)  # before printing
     print(result.text())
     trajectory = result.trajectory

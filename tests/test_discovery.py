@@ -455,3 +455,24 @@ def test_cli_discover_refusals(run, where, words, tmp_path, capsys):
                              tmp_path / "d", capsys=capsys)
     one_line_refusal(status, err, *words)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.nc"]
+
+
+def test_cli_discover_never_writes_into_its_input_store(tmp_path, capsys):
+    """A results store is a folder: an output inside it is refused, the store untouched."""
+    from .conftest import one_line_refusal, run_cli
+
+    store = tmp_path / "run.zarr"
+    assert run_cli("run", CONFIGS / "baseline.toml", "--samples", "300", "--out", store,
+                   capsys=capsys)[0] == 0
+    before = sorted(p.relative_to(store) for p in store.rglob("*"))
+    status, _, err = run_cli("discover", store, "--where", "force_change_persons < 0",
+                             "--out", store / "rep", capsys=capsys)
+    one_line_refusal(status, err, "--out", "inside input")
+    assert sorted(p.relative_to(store) for p in store.rglob("*")) == before
+
+
+def test_titles_show_the_condition_as_parsed(run):
+    """Comments and odd characters never reach a figure title (matplotlib would parse
+    '$' as mathematics and warn about glyphs it lacks): the canonical text is shown."""
+    result = discover(run, "force_change_persons < 0  # $\\frac{$ 雪")
+    assert result.where == "force_change_persons < 0"

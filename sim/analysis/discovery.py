@@ -102,11 +102,16 @@ class Condition:
         The variables it uses, in order of first appearance.
     tree : tuple
         The parsed condition as nested tuples (above).
+    canonical : str
+        The condition as Python would print it (``ast.unparse``): comments dropped,
+        names normalised (NFKC), so only ASCII names, numbers and operators; shown in
+        titles and summaries.
     """
 
     text: str
     names: tuple[str, ...]
     tree: tuple = field(repr=False)
+    canonical: str = ""
 
     def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         """Where the condition holds, sample by sample.
@@ -221,7 +226,8 @@ def parse_condition(text: str, names: Collection[str]) -> Condition:
                                       f"such as {EXAMPLE}") from None
     found: list[str] = []
     tree = _Parser(text, tuple(names), found).condition(parsed.body, depth=1)
-    return Condition(text=text, names=tuple(dict.fromkeys(found)), tree=tree)
+    return Condition(text=text, names=tuple(dict.fromkeys(found)), tree=tree,
+                     canonical=ast.unparse(parsed.body))
 
 
 class _Parser:
@@ -337,7 +343,7 @@ class Discovery:
     Attributes
     ----------
     where : str
-        The condition.
+        The condition, as `Condition.canonical` prints it.
     samples : int
         Samples used (the run's, minus `dropped`).
     dropped : int
@@ -625,7 +631,7 @@ def discover(ds: xr.Dataset, where: str, *, min_density: float = 0.8,
                 limits = _limits(box.limits, chosen_inputs, x)
         row = _trajectory(box.peeling_trajectory).iloc[-1] if pruned else trajectory.iloc[chosen]
 
-    return Discovery(where=where, samples=samples, dropped=dropped, holds=count,
+    return Discovery(where=condition.canonical, samples=samples, dropped=dropped, holds=count,
                      base_rate=count / samples, inputs=tuple(chosen_inputs),
                      min_density=float(min_density), trajectory=trajectory, chosen=chosen,
                      coverage=float(row.coverage), density=float(row.density),

@@ -185,6 +185,10 @@ def _check_output(text: str, kind: str, inputs: Iterable[str | Path], flag: str)
             what = "is" if resolved == place else "holds"
             raise OutputError(f"{flag}: {target} {what} {name}; the tool never replaces it; "
                               "choose a new name")
+    for place, name in _protected(inputs):  # an input folder (a Zarr store) stays whole
+        if name.startswith("input ") and place in resolved.parents and place.is_dir():
+            raise OutputError(f"{flag}: {target} is inside {name}; the tool never writes "
+                              "into an input; choose a name outside it")
     if target.is_symlink() or target.exists():
         if kind in ("results",) and target.suffix == ".zarr" and not target.is_dir():
             raise OutputError(f"{flag}: {target} is a file; a .zarr output is a directory")

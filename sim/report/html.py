@@ -19,7 +19,7 @@ from sim import io
 from sim.analysis.experiments import comparison_table
 from sim.analysis.summary import claims_table, ledger_table, outcome_table, probability_table
 from sim.core.schema import SCHEMA
-from sim.errors import ResourceError
+from sim.errors import ResourceError, UserError
 from sim.io import outputs
 from sim.priors.distributions import PriorError, prior_from_value
 from sim.report import plots, questions
@@ -153,6 +153,10 @@ def write_report(results: str | Path, out: str | Path | None = None) -> Path:
 
     results = Path(results)
     ds = io.read_results(results, lazy=True)
+    if ds.attrs.get("analysis") in ANALYSES_WITHOUT_REPORT:
+        raise UserError(f"{results}: a {ds.attrs['analysis']} result has no report; expected "
+                        "the results of run, sweep, compare, sensitivity or calibrate (the "
+                        "report of a run answers break-even in its Questions section)")
     target = outputs.check_output(out if out is not None else
                                   results.with_name(results.stem + "_report"),
                                   "directory", inputs=[results])
@@ -221,6 +225,9 @@ def _figure(stem: str, caption: str, png: bytes) -> str:
             f'src="data:image/png;base64,{data}"><figcaption>'
             f"{html.escape(caption)}</figcaption></figure>")
 
+
+ANALYSES_WITHOUT_REPORT = ("breakeven", "cost_per_soldier")
+"""Results files of analyses whose numbers the report of a run already shows."""
 
 REPORT_MEMORY_FACTOR = 3
 """A report holds the results and, for figures and quantiles, up to about two
