@@ -27,7 +27,7 @@ lint: venv
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: venv
 	$(BIN)/python benchmarks/bench_engine.py
