@@ -6,6 +6,7 @@ User errors (bad config, flag, path) print one line on stderr and exit 2.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import re
@@ -191,7 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     cal = commands.add_parser("calibrate", help="condition the priors and noise on observed "
                               "figures, and forecast to the horizon")
     cal.add_argument("config", help="scenario TOML file")
-    cal.add_argument("--observations", required=True, help="observation TOML file")
+    cal.add_argument("--observations", required=True, action="append",
+                     help="observation TOML file (repeat for several: their observations "
+                          "together)")
     cal.add_argument("--particles", type=_positive_int, default=4000, help="particles (4000)")
     cal.add_argument("--method", choices=("smc", "importance"), default="smc",
                      help="tempered SMC (default) or importance weighting for quick looks")
@@ -372,13 +375,13 @@ def _report(args: argparse.Namespace) -> int:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from sim.analysis.calibration import calibrate
-    from sim.config.observations import load_observations
+    from sim.config.observations import load_observation_files
 
     scenario = load_scenario(args.config, args.overrides, override_source="--set")
-    observations = load_observations(args.observations, scenario.grid)
+    observations = load_observation_files(args.observations, scenario.grid)
     if args.out is not None:
         outputs.check_output(args.out, "results",
-                             inputs=[*scenario.files, args.observations])
+                             inputs=[*scenario.files, *args.observations])
     ds = calibrate(scenario, observations, particles=args.particles, seed=args.seed,
                    method=args.method, moves=args.moves, log=print)
     print(f"\n{ds.attrs['calibration_method']}: {ds.attrs['stages']} stage(s), ESS per stage "
@@ -387,9 +390,16 @@ def _calibrate(args: argparse.Namespace) -> int:
     if "warning" in ds.attrs:
         print(f"WARNING: {ds.attrs['warning']}", file=sys.stderr)
     table = ds[["prior_p5", "prior_p50", "prior_p95", "posterior_p5", "posterior_p50",
-                "posterior_p95"]].to_dataframe()
-    print("\nPrior against posterior (5th, 50th, 95th percentiles)")
-    print(table.map(human).to_string())
+                "posterior_p95"]].to_dataframe().map(human)
+    table["narrowing"] = [f"{x:.2f}" for x in ds["narrowing"].values]
+    print("\nPrior against posterior (5th, 50th, 95th percentiles; narrowing = posterior / "
+          "prior 90% width)")
+    print(table.to_string())
+    pairs = json.loads(ds.attrs["unseparable_pairs"])
+    if pairs:
+        print("\nPairs these observations cannot separate (posterior rank correlation): "
+              + "; ".join(f"{p['a']} and {p['b']} ({p['rank_correlation']:+.2f})"
+                          for p in pairs))
     checks = ds[["observed", "predictive_p5", "predictive_p50", "predictive_p95",
                  "predictive_percentile"]].to_dataframe()
     print("\nPosterior predictive checks")

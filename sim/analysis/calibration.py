@@ -25,7 +25,7 @@ from scipy import special, stats
 from sim import io
 from sim.analysis.sensitivity import format_bytes
 from sim.config.claims import claim_values, claim_weights
-from sim.config.observations import ERROR_MODELS, ObservationSet, load_observations
+from sim.config.observations import ERROR_MODELS, ObservationSet, load_observation_files
 from sim.config.scenario import Scenario, suggest
 from sim.core.model import Noise
 from sim.core.schema import CLAIM_QUANTITIES
@@ -369,8 +369,9 @@ def calibrate(scenario: Scenario, observations: ObservationSet | str, *, particl
     Parameters
     ----------
     scenario : Scenario
-    observations : ObservationSet or str
-        From `sim.config.observations.load_observations`, or the path of an observation file.
+    observations : ObservationSet, str or list of str
+        From `sim.config.observations.load_observation_files`, or the path of an
+        observation file, or several paths (their observations together).
     particles : int
         Number of particles N.
     seed : int, optional
@@ -389,9 +390,13 @@ def calibrate(scenario: Scenario, observations: ObservationSet | str, *, particl
     -------
     xarray.Dataset
         The same variables as `sim.simulate` for N equally weighted posterior
-        particles (on ``sample``), plus ``prior_p5/p50/p95`` and ``posterior_p5/p50/p95``
-        on ``parameter``, posterior predictive checks on ``observation``, and the
-        diagnostics in attrs (stages, ESS, acceptance, log evidence).
+        particles (on ``sample``), plus ``prior_p5/p50/p95``, ``posterior_p5/p50/p95``
+        and ``narrowing`` on ``parameter`` (the uncertain priors, then the uncertain
+        reporting biases as ``bias.<reporter>``), ``posterior_rank_correlation``
+        (``parameter``, ``parameter_b``), posterior predictive checks on
+        ``observation``, and in attrs the diagnostics (stages, ESS, acceptance, log
+        evidence), ``unseparable_pairs`` (`identifiability`), ``observations_json`` and
+        ``data_end``.
 
     Raises
     ------
@@ -409,7 +414,7 @@ def calibrate(scenario: Scenario, observations: ObservationSet | str, *, particl
     if not 1 <= moves <= MAX_MOVES:
         raise ParameterError("moves", f"expected 1 to {MAX_MOVES} moves per stage, got {moves}")
     if not isinstance(observations, ObservationSet):
-        observations = load_observations(observations, scenario.grid)
+        observations = load_observation_files(observations, scenario.grid)
     check_observations(scenario, observations)
     seed = scenario.seed if seed is None else seed
     scenario = scenario.with_run(samples=particles, seed=seed, design="random")
@@ -448,12 +453,27 @@ def _dataset(scenario, observations, likelihood, posterior, root, seconds, rng) 
     ds = results_dataset(scenario, root, "full", variables,
                          extra_attrs=timing_attrs(n, seconds, "sync"))
     keys = likelihood.latent.params
+    priors = {**{k: scenario.priors[k] for k in keys},
+              **{f"bias.{k}": observations.bias[k] for k in likelihood.latent.bias}}
+    draws = {**{k: params[k] for k in keys},
+             **{f"bias.{k}": bias[k] for k in likelihood.latent.bias}}
     for q in (0.05, 0.5, 0.95):
         tag = f"p{round(100 * q)}"
-        ds[f"prior_{tag}"] = ("parameter", [scenario.priors[k].quantile(q) for k in keys])
-        ds[f"posterior_{tag}"] = ("parameter", [float(np.quantile(params[k], q))
-                                                for k in keys])
-    ds = ds.assign_coords(parameter=keys)
+        ds[f"prior_{tag}"] = ("parameter", [prior.quantile(q) for prior in priors.values()])
+        ds[f"posterior_{tag}"] = ("parameter", [float(np.quantile(draws[k], q))
+                                                for k in priors])
+    ds = ds.assign_coords(parameter=list(priors))
+    narrowing, rank_correlation, pairs = identifiability(
+        priors, draws, {frozenset(pair[:2]): pair[2] for pair in scenario.correlations})
+    ds["narrowing"] = ("parameter", narrowing, {
+        "units": "1", "long_name": "posterior / prior 90% interval width",
+        "description": "How much the observations narrowed each parameter: the width of its "
+                       "posterior 90% interval over its prior's (1: not at all)."})
+    ds["posterior_rank_correlation"] = (("parameter", "parameter_b"), rank_correlation, {
+        "units": "1", "long_name": "posterior rank correlation",
+        "description": "Spearman correlation of each pair of parameters over the posterior "
+                       "particles."})
+    ds = ds.assign_coords(parameter_b=list(priors))
     modelled = likelihood.modelled(bias, outputs)
     predictive = _predictive(observations, modelled, rng)
     observed = [o.claim.value for o in observations.observations]
@@ -481,11 +501,81 @@ def _dataset(scenario, observations, likelihood, posterior, root, seconds, rng) 
         "final_distinct_particles": posterior.stages[-1].unique,
         "log_evidence": posterior.log_evidence,
         "latent_dimension": likelihood.latent.size,
+        "unseparable_pairs": json.dumps(pairs),
+        "observations_json": json.dumps([_observation_record(o)
+                                         for o in observations.observations]),
+        "data_end": data_end(observations),
     })
     for key in likelihood.latent.bias:
         ds[f"bias_{key}"] = ("sample", bias[key], {"units": "1", "long_name": f"bias {key}",
                                                    "description": "Reporting-bias multiplier."})
     return ds
+
+
+UNSEPARABLE_CORRELATION = 0.7
+"""A pair of parameters whose posterior rank correlation reaches this (in absolute value),
+and moved at least `UNSEPARABLE_SHIFT` from the correlation their priors were given, is
+flagged: the observations pin a combination of the two (a product, a sum), not each."""
+
+UNSEPARABLE_SHIFT = 0.3
+
+
+def identifiability(priors: dict, draws: dict[str, np.ndarray],
+                    prior_correlations: dict[frozenset, float]
+                    ) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """What the observations taught: narrowing per parameter and pairs they cannot separate.
+
+    Parameters
+    ----------
+    priors : dict of str to Prior
+        Every calibrated parameter's prior (reporting biases as ``bias.<reporter>``).
+    draws : dict of str to ndarray, each (N,)
+        The posterior particles' values, same keys.
+    prior_correlations : dict of frozenset to float
+        Rank correlations the config gives pairs of priors (others: 0).
+
+    Returns
+    -------
+    narrowing : ndarray, shape (P,)
+        Posterior 90% interval width over the prior's [1].
+    rank_correlation : ndarray, shape (P, P)
+        Spearman correlation over the particles (NaN for a parameter with one value).
+    pairs : list of dict
+        ``{"a", "b", "rank_correlation"}`` for each flagged pair, strongest first.
+    """
+    names = list(priors)
+    narrowing = np.array([
+        (np.quantile(draws[k], 0.95) - np.quantile(draws[k], 0.05))
+        / max(priors[k].quantile(0.95) - priors[k].quantile(0.05), np.finfo(float).tiny)
+        for k in names])
+    ranks = np.column_stack([stats.rankdata(draws[k]) for k in names])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rank_correlation = np.atleast_2d(np.corrcoef(ranks, rowvar=False))
+    pairs = []
+    for i, j in zip(*np.triu_indices(len(names), k=1), strict=True):
+        rho = float(rank_correlation[i, j])
+        given = prior_correlations.get(frozenset((names[i], names[j])), 0.0)
+        if abs(rho) >= UNSEPARABLE_CORRELATION and abs(rho - given) >= UNSEPARABLE_SHIFT:
+            pairs.append({"a": names[i], "b": names[j], "rank_correlation": round(rho, 3)})
+    pairs.sort(key=lambda pair: -abs(pair["rank_correlation"]))
+    return narrowing, rank_correlation, pairs
+
+
+def _observation_record(o) -> dict:
+    """An observation as JSON-ready fields (for the report's charts)."""
+    c = o.claim
+    return {"label": c.label, "quantity": c.quantity, "statistic": c.statistic,
+            "start": None if c.start is None else str(c.start),
+            "end": None if c.end is None else str(c.end),
+            "date": None if c.date is None else str(c.date), "value": c.value,
+            "unit": c.unit, "payer": c.payer, "item": c.item, "reporter": o.reporter}
+
+
+def data_end(observations: ObservationSet) -> str:
+    """The end of the last observation (a window's end, a level's date), ISO, or ""."""
+    ends = [o.claim.end or o.claim.date for o in observations.observations]
+    ends = [e for e in ends if e is not None]
+    return str(max(ends)) if ends else ""
 
 
 _DESCRIPTIONS = {

@@ -120,6 +120,56 @@ def load_observations(path: str | Path, grid: TimeGrid) -> ObservationSet:
     return ObservationSet(path, observations, bias)
 
 
+def load_observation_files(paths: str | Path | list[str | Path], grid: TimeGrid
+                           ) -> ObservationSet:
+    """Read one or several observation files as one set (`load_observations`, then
+    `merge_observations`)."""
+    if isinstance(paths, str | Path):
+        return load_observations(paths, grid)
+    return merge_observations([load_observations(path, grid) for path in paths])
+
+
+def merge_observations(sets: list[ObservationSet]) -> ObservationSet:
+    """One set of the observations of several files.
+
+    Raises
+    ------
+    ConfigError
+        A reporter whose [bias] prior differs between files, a label used twice, or the
+        same quantity over the same window by the same reporter in two files.
+    """
+    if len(sets) == 1:
+        return sets[0]
+    bias: dict[str, Prior] = {}
+    owner: dict[str, str] = {}
+    seen: dict[tuple, str] = {}
+    labels: dict[str, str] = {}
+    for part in sets:
+        for name, prior in part.bias.items():
+            if name in bias and (prior.family, prior.params) != (bias[name].family,
+                                                                  bias[name].params):
+                raise ConfigError(part.path, f"bias.{name}", f"differs from the prior of the "
+                                  f"same reporter in {owner[name]}; expected one prior per "
+                                  "reporter across the files")
+            bias.setdefault(name, prior)
+            owner.setdefault(name, part.path)
+        for i, o in enumerate(part.observations):
+            c = o.claim
+            what = (c.quantity, c.statistic, c.start, c.end, c.date, c.payer, c.item,
+                    o.reporter)
+            if what in seen:
+                raise ConfigError(part.path, f"observations[{i}]", f"the same {c.quantity} "
+                                  f"{c.statistic} over the same window and reporter as in "
+                                  f"{seen[what]}; it would count twice")
+            seen[what] = part.path
+            if c.label in labels:
+                raise ConfigError(part.path, f"observations[{i}].label", f"{c.label!r} is "
+                                  f"also a label in {labels[c.label]}; expected unique labels")
+            labels[c.label] = part.path
+    return ObservationSet(", ".join(part.path for part in sets),
+                          tuple(o for part in sets for o in part.observations), bias)
+
+
 def _observation(entry: dict, path: str, index: int, grid: TimeGrid,
                  bias: dict[str, Prior]) -> Observation:
     where = f"observations[{index}]"
