@@ -38,6 +38,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_history.py
 	$(BIN)/python benchmarks/bench_breakeven.py
 	$(BIN)/python benchmarks/bench_discovery.py
+	$(BIN)/python benchmarks/bench_backtest.py
 
 golden: venv
 	$(BIN)/python tests/make_golden.py

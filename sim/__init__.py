@@ -11,6 +11,7 @@ The questions analysts ask (docs/questions.md): `breakeven`, `runway`, `cost_per
 (and `average_cost` of a run), `discover`.
 """
 
+from sim.analysis.backtest import backtest, rolling_backtest
 from sim.analysis.breakeven import breakeven
 from sim.analysis.calibration import calibrate
 from sim.analysis.cost import average_cost, cost_per_soldier
@@ -31,11 +32,13 @@ __all__ = [
     "UserError",
     "__version__",
     "average_cost",
+    "backtest",
     "breakeven",
     "calibrate",
     "cost_per_soldier",
     "discover",
     "load_scenario",
+    "rolling_backtest",
     "runway",
     "sensitivity",
     "simulate",

@@ -206,6 +206,26 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar="KEY=VALUE", help="override a config key")
     cal.set_defaults(handler=_calibrate)
 
+    bt = commands.add_parser("backtest", help="calibrate on observations before a cutoff, "
+                             "forecast the later ones and score them against naive forecasts")
+    bt.add_argument("config", help="scenario TOML file")
+    bt.add_argument("--observations", required=True, action="append",
+                    help="observation TOML file (repeat for several)")
+    bt.add_argument("--cutoff", required=True, help="first (or only) cutoff, YYYY-MM-DD: "
+                    "observations ending by it train, those starting at or after it are scored")
+    bt.add_argument("--horizon", type=_positive_int,
+                    help="score only observations within this many months of the cutoff")
+    bt.add_argument("--every", help="rolling cutoffs every N months from --cutoff while "
+                    "observations remain after them, e.g. 3M")
+    bt.add_argument("--particles", type=_positive_int, default=4000, help="particles (4000)")
+    bt.add_argument("--method", choices=("smc", "importance"), default="smc",
+                    help="tempered SMC (default) or importance weighting")
+    bt.add_argument("--seed", type=_nonnegative_int, help="override [run] seed")
+    bt.add_argument("--out", help="write the scores (netCDF); `fiscal-sim report` draws them")
+    bt.add_argument("--set", dest="overrides", action="append", default=[],
+                    metavar="KEY=VALUE", help="override a config key")
+    bt.set_defaults(handler=_backtest)
+
     obs = commands.add_parser("observations", help="build an observation file from a "
                               "reported cumulative series (JSON or CSV)")
     obs.add_argument("file", help='JSON list of {"date", "personnel"} or CSV date,cumulative')
@@ -411,6 +431,64 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+EVERY = re.compile(r"([1-9][0-9]{0,2})M")
+"""A rolling step in months: 1M to 999M."""
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from sim.analysis.backtest import backtest_table, cutoff_dates, rolling_backtest
+    from sim.config.observations import load_observation_files
+
+    try:
+        cutoff = dt.date.fromisoformat(args.cutoff)
+    except ValueError:
+        raise UserError(f"--cutoff: expected a date YYYY-MM-DD, got {args.cutoff!r}") from None
+    every = None
+    if args.every is not None:
+        match = EVERY.fullmatch(args.every.strip().upper())
+        if match is None:
+            raise UserError(f"--every: expected a number of months such as 3M, got "
+                            f"{args.every!r}")
+        every = int(match.group(1))
+    scenario = load_scenario(args.config, args.overrides, override_source="--set")
+    observations = load_observation_files(args.observations, scenario.grid)
+    if args.out is not None:
+        outputs.check_output(args.out, "results",
+                             inputs=[*scenario.files, *args.observations])
+    last = max((o.claim.start or o.claim.date for o in observations.observations),
+               default=cutoff)  # the last cutoff that still holds an observation out
+    cutoffs = [cutoff] if every is None else cutoff_dates(cutoff, max(last, cutoff), every)
+    ds = rolling_backtest(scenario, observations, cutoffs, horizon_months=args.horizon,
+                          particles=args.particles, seed=args.seed, method=args.method)
+    table = backtest_table(ds)
+    print(f"{scenario.path}: backtest at {len(cutoffs)} cutoff(s), {args.particles} "
+          f"particles, observations {observations.path}\n")
+    print(backtest_text(table))
+    if args.out is not None:
+        print(f"\nwrote {io.write_results(ds, args.out)}")
+    return 0
+
+
+def backtest_text(table) -> str:
+    """The backtest table with numbers for people: CRPS in the observations' units (611k),
+    coverage and skill in %."""
+    shown = table.copy().astype(object)
+    for column in table.columns:
+        values = table[column]
+        if column == "crps":
+            shown[column] = [human(x) if x == x else "" for x in values]
+        elif column == "log_score":
+            shown[column] = [f"{x:.2f}" if x == x else "" for x in values]
+        elif column.startswith(("coverage", "crps_skill")):
+            shown[column] = [f"{100 * x:+.0f}%" if column.startswith("crps_skill") and x == x
+                             else (f"{100 * x:.0f}%" if x == x else "") for x in values]
+        elif column == "cutoff":
+            shown[column] = [str(x)[:10] for x in values]
+    return shown.to_string(index=False)
+
+
 def _observations(args: argparse.Namespace) -> int:
     import datetime as dt
 
@@ -522,6 +600,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 FLAGS = {"first": "--from", "last": "--to", "available_bytes": "--max-memory",
+         "horizon_months": "--horizon",
          "max_memory": "--max-memory", "overrides": "--set"}
 """Library parameters whose flag is not ``--`` + the name with dashes."""
 

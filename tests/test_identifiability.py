@@ -176,3 +176,30 @@ def test_several_files_load_as_one_set_and_conflicts_are_refused(scenario, tmp_p
     b.write_text(observation_file([one], {"r": BIAS}))
     with pytest.raises(sim.UserError, match="it would count twice"):
         load_observation_files([str(a), str(b)], grid)
+
+
+def test_an_observation_the_scenario_cannot_make_is_refused(tmp_path, capsys):
+    """The regional bonus paid needs [regional_response]: one line, exit 2."""
+    from .conftest import REPO, one_line_refusal, run_cli
+
+    path = tmp_path / "rb.toml"
+    path.write_text(observation_file([{"label": "rb", "quantity": "regional_bonus_rub",
+                                       "date": "2025-03-01", "value": 1e6,
+                                       "unit": "RUB/person", "log_sd": 0.1}]))
+    status, _, err = run_cli("calibrate", REPO / "tests" / "data" / "baseline_v1.toml",
+                             "--observations", path, "--particles", "20", capsys=capsys)
+    one_line_refusal(status, err, "rb: regional_bonus_rub is made only with a "
+                                  "[regional_response]")
+
+
+def test_spend_by_payer_or_item_over_one_window_is_not_a_duplicate(scenario, tmp_path):
+    """Two ledger entries (federal and regional bonuses) over the same window and reporter
+    are two observations, not one counted twice."""
+    entry = {"quantity": "spend_rub", "item": "bonus", "start": "2025-01-01",
+             "end": "2025-02-01", "unit": "RUB", "log_sd": 0.1}
+    path = tmp_path / "ledger.toml"
+    path.write_text(observation_file([{**entry, "label": "f", "payer": "federal",
+                                       "value": 1e10},
+                                      {**entry, "label": "r", "payer": "regional",
+                                       "value": 2e10}]))
+    assert len(load_observation_files(str(path), scenario.grid).observations) == 2

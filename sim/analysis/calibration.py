@@ -26,10 +26,10 @@ from sim import io
 from sim.analysis.sensitivity import format_bytes
 from sim.config.claims import claim_values, claim_weights
 from sim.config.observations import ERROR_MODELS, ObservationSet, load_observation_files
-from sim.config.scenario import Scenario, suggest
+from sim.config.scenario import Scenario, check_claims_made, suggest
 from sim.core.model import Noise
 from sim.core.schema import CLAIM_QUANTITIES
-from sim.errors import ParameterError, ResourceError, UserError
+from sim.errors import ConfigError, ParameterError, ResourceError, UserError
 from sim.priors.sampling import (
     NOISE_SWITCH,
     active_noise,
@@ -359,6 +359,12 @@ def check_observations(scenario: Scenario, observations: ObservationSet) -> None
         if o.reporter and o.reporter not in observations.bias:
             raise UserError(f"{where}: no [bias] prior named {o.reporter!r}"
                             f"{suggest(o.reporter, observations.bias)}")
+    for o in observations.observations:  # a quantity the scenario does not make
+        try:
+            check_claims_made([o.claim], scenario.given, observations.path, "observations")
+        except ConfigError as error:
+            raise UserError(f"{observations.path}: {o.claim.label}: {error.message}"
+                            ) from None
 
 
 def calibrate(scenario: Scenario, observations: ObservationSet | str, *, particles: int = 4000,

@@ -110,7 +110,7 @@ def load_observations(path: str | Path, grid: TimeGrid) -> ObservationSet:
     first: dict[tuple, int] = {}
     for i, o in enumerate(observations):
         c = o.claim
-        what = (c.quantity, c.statistic, c.start, c.end, c.date, o.reporter)
+        what = (c.quantity, c.statistic, c.start, c.end, c.date, c.payer, c.item, o.reporter)
         if what in first:
             raise ConfigError(path, f"observations[{i}]",
                               f"the same {c.quantity} {c.statistic} over the same window and "
