@@ -185,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="figures, summary.csv and a self-contained "
                                  "index.html for a results file")
-    report.add_argument("results", help="results from run, sweep, compare or sensitivity")
+    report.add_argument("results", help="results from run, sweep, compare, sensitivity, "
+                        "calibrate or backtest")
     report.add_argument("--out", help="report directory (default: RESULTS_report)")
     report.set_defaults(handler=_report)
 

@@ -1,7 +1,9 @@
 """A shareable report: figures (PNG and SVG), ``summary.csv`` and one self-contained
 ``index.html`` (figures embedded) with the summary, claims, assumptions and provenance.
 
-Works on run results, sweep results (a ``scenario`` dim) and sensitivity results.
+Works on run results, sweep results (a ``scenario`` dim), sensitivity results, and, with
+pages of their own (`sim.report.calibration_page`), calibration results (a calibrated
+forecast) and backtest results.
 """
 
 from __future__ import annotations
@@ -29,15 +31,22 @@ Figure = tuple[str, str, Callable]
 
 
 def kind_of(ds: xr.Dataset) -> str:
-    """``"sensitivity"``, ``"sweep"`` or ``"run"``."""
-    if ds.attrs.get("analysis") == "sensitivity":
-        return "sensitivity"
+    """``"sensitivity"``, ``"backtest"``, ``"posterior"`` (a calibration), ``"sweep"`` or
+    ``"run"``."""
+    if ds.attrs.get("analysis") in ("sensitivity", "backtest"):
+        return ds.attrs["analysis"]
+    if "calibration_method" in ds.attrs:
+        return "posterior"
     return "sweep" if "scenario" in ds.dims else "run"
 
 
 def figures_for(ds: xr.Dataset) -> list[Figure]:
     """The figures a report shows for this kind of results."""
     kind = kind_of(ds)
+    if kind in CALIBRATION_KINDS:
+        from sim.report import calibration_page
+
+        return calibration_page.figures_for(ds)
     if kind == "sensitivity":
         figures = []
         if "total_order" in ds:
@@ -81,6 +90,10 @@ def summary_frames(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
     """The report's tables: summary (also written as summary.csv), for a run also the
     ledger ("who pays"), key probabilities and claims."""
     kind = kind_of(ds)
+    if kind in CALIBRATION_KINDS:
+        from sim.report import calibration_page
+
+        return calibration_page.summary_frames(ds)
     if kind == "sensitivity":
         columns = [c for c in ("first_order", "total_order", "spearman", "prcc",
                                "tornado_low", "tornado_high") if c in ds]
@@ -130,8 +143,8 @@ def write_report(results: str | Path, out: str | Path | None = None) -> Path:
     Parameters
     ----------
     results : str or Path
-        A results file (netCDF or Zarr) from ``run``, ``sweep``/``compare`` or
-        ``sensitivity``.
+        A results file (netCDF or Zarr) from ``run``, ``sweep``/``compare``,
+        ``sensitivity``, ``calibrate`` or a backtest.
     out : str or Path, optional
         Report directory; default ``RESULTS_report`` beside the results. Written to a
         temporary directory first and renamed, so a failed report leaves nothing.
@@ -155,8 +168,9 @@ def write_report(results: str | Path, out: str | Path | None = None) -> Path:
     ds = io.read_results(results, lazy=True)
     if ds.attrs.get("analysis") in ANALYSES_WITHOUT_REPORT:
         raise UserError(f"{results}: a {ds.attrs['analysis']} result has no report; expected "
-                        "the results of run, sweep, compare, sensitivity or calibrate (the "
-                        "report of a run answers break-even in its Questions section)")
+                        "the results of run, sweep, compare, sensitivity, calibrate or a "
+                        "backtest (the report of a run answers break-even in its Questions "
+                        "section)")
     target = outputs.check_output(out if out is not None else
                                   results.with_name(results.stem + "_report"),
                                   "directory", inputs=[results])
@@ -174,8 +188,16 @@ def write_report(results: str | Path, out: str | Path | None = None) -> Path:
                 embedded.append((stem, caption, (temp / f"{stem}.png").read_bytes()))
             frames = summary_frames(ds)
             frames["summary"].to_csv(temp / "summary.csv", index=False)
-            asked = _questions(ds, temp) if kind_of(ds) == "run" else []
-            page = _html(ds, results, frames, assumptions(ds), embedded, asked)
+            if kind_of(ds) in CALIBRATION_KINDS:
+                from sim.report import calibration_page
+
+                for name, frame in frames.items():
+                    if name != "summary" and not frame.empty:
+                        frame.to_csv(temp / f"{name}.csv", index=False)
+                page = calibration_page.page(ds, results, frames, assumptions(ds), embedded)
+            else:
+                asked = _questions(ds, temp) if kind_of(ds) == "run" else []
+                page = _html(ds, results, frames, assumptions(ds), embedded, asked)
             (temp / "index.html").write_text(page, encoding="utf-8")
     return target / "index.html"
 
@@ -225,6 +247,9 @@ def _figure(stem: str, caption: str, png: bytes) -> str:
             f'src="data:image/png;base64,{data}"><figcaption>'
             f"{html.escape(caption)}</figcaption></figure>")
 
+
+CALIBRATION_KINDS = ("posterior", "backtest")
+"""Kinds whose page is `sim.report.calibration_page`'s."""
 
 ANALYSES_WITHOUT_REPORT = ("breakeven", "cost_per_soldier")
 """Results files of analyses whose numbers the report of a run already shows."""

@@ -1,0 +1,636 @@
+"""Figures of a calibration (`sim.analysis.calibration.calibrate`) and of a backtest
+(`sim.analysis.backtest`): prior against posterior, the observed quantities with the
+observations drawn on them, the pairs the data cannot separate, forecast skill.
+
+Same conventions as `sim.report.plots`: each function takes a Dataset and an optional
+``ax`` and returns the Axes; Okabe-Ito colours; units on every axis; numbers with
+readable scales (k, M, bn, trn) and never in scientific notation (`readable`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from sim.core.schema import CLAIM_QUANTITIES
+from sim.report.plots import BLUE, FIGSIZE, GREEN, OKABE_ITO, ORANGE, PURPLE, SKY, VERMILLION
+
+DATA_END_LABEL = "data end / forecast"
+OBSERVED_LABEL = "observed, as reported"
+SHARE_SUFFIXES = ("_share", "_rate", "_growth", "inflation", "drift", "volatility",
+                  "threshold", "_per_month")
+"""Parameters of unit 1 (or 1/time) shown as percentages: shares, rates, growth."""
+
+
+# ------------------------------------------------------------------ numbers for humans
+
+def readable(x) -> str:
+    """Three significant digits with a scale suffix, never scientific notation:
+    611k, 1.03trn, 0.00175, -37.3k; "" for NaN."""
+    x = float(x)
+    if math.isnan(x):
+        return ""
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "0"
+    rounded = float(f"{x:.3g}")
+    for scale, suffix in ((1e12, "trn"), (1e9, "bn"), (1e6, "M"), (1e3, "k"), (1.0, "")):
+        if abs(rounded) >= scale:
+            return _significant(rounded / scale) + suffix
+    return _significant(rounded)
+
+
+def _significant(value: float) -> str:
+    decimals = max(0, 2 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def percent(x) -> str:
+    """A share as a percentage: 8.1%, 0.53%, 0.00012% (never scientific notation)."""
+    x = float(x)
+    return "" if math.isnan(x) else readable(100 * x) + "%"
+
+
+def is_share(name: str, unit: str) -> bool:
+    """Whether a parameter reads best as a percentage (a share, a rate, a growth)."""
+    base = name.split("@")[0]
+    return unit.startswith("1/") or (unit == "1" and base.endswith(SHARE_SUFFIXES))
+
+
+def value_text(x, name: str = "", unit: str = "") -> str:
+    """`percent` for shares and rates (`is_share`), `readable` otherwise."""
+    return percent(x) if is_share(name, unit) else readable(x)
+
+
+def _formatter():
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda x, _pos: readable(x))
+
+
+# ------------------------------------------------------------------ shared pieces
+
+def _figure(height: float = FIGSIZE[1], width: float = FIGSIZE[0]):
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height), layout="constrained")[1]
+
+
+def horizon(ds: xr.Dataset) -> str:
+    """The horizon of the results, e.g. ``Jan 2024 to Dec 2026``."""
+    bounds = ds["time_bound"].values
+    first = _date(bounds[0])
+    last = _date(bounds[-1]) - dt.timedelta(days=1)
+    return f"{first:%b %Y} to {last:%b %Y}"
+
+
+def _date(value) -> dt.date:
+    return dt.date.fromisoformat(str(np.datetime64(value, "D")))
+
+
+def data_end(ds: xr.Dataset) -> np.datetime64 | None:
+    """Where the data end and the forecast begins (attr ``data_end``), or None."""
+    end = ds.attrs.get("data_end", "")
+    return np.datetime64(str(end), "D") if end else None
+
+
+def mark_data_end(ax, ds: xr.Dataset, legend: bool = True):
+    """Draw the vertical line at ``data_end`` labelled "data end / forecast" (when the
+    results hold one), and redraw the legend so it lists the line. Returns `ax`."""
+    end = data_end(ds)
+    if end is None:
+        return ax
+    ax.axvline(end, color="0.15", ls=(0, (4, 2)), lw=1.3, label=DATA_END_LABEL, zorder=5)
+    ax.annotate(" data end / forecast \u2192", (end, 1.0), xycoords=("data", "axes fraction"),
+                xytext=(2, -3), textcoords="offset points", ha="left", va="top",
+                fontsize="small", color="0.15", zorder=7,
+                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.0})
+    if legend and ax.get_legend() is not None:
+        _legend_below(ax)
+    return ax
+
+
+def _legend_below(ax, ncol: int = 3) -> None:
+    """The legend under the axes (constrained layout keeps it inside the canvas)."""
+    ax.figure.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=ncol,
+                     fontsize="small", frameon=False)
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+
+
+def forecast_view(draw, title: str, time_axis: bool = False, legend_below: bool = False):
+    """A figure function of a run (`sim.report.plots`) made for a calibrated forecast:
+    retitled (`title` may hold ``{horizon}``), on a time axis the data-end line, and
+    the legend moved under the axes if asked (and always with the data-end line)."""
+    def view(ds: xr.Dataset):
+        ax = draw(ds)
+        for loc in ("left", "center", "right"):
+            ax.set_title("", loc=loc)
+        ax.set_title(title.format(horizon=horizon(ds)), loc="left", fontsize="medium")
+        if time_axis:
+            mark_data_end(ax, ds)
+        elif legend_below and ax.get_legend() is not None:
+            legend = ax.get_legend()
+            handles, labels = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+            legend.remove()
+            ax.figure.legend(handles, labels, loc="outside lower center", ncol=4,
+                             fontsize="small", frameon=False)
+        return ax
+
+    return view
+
+
+# ------------------------------------------------------------------ prior vs posterior
+
+def parameter_units(ds: xr.Dataset) -> dict[str, str]:
+    """Unit of each calibrated parameter, from the ``param_*`` variables' attrs (a
+    schedule entry is ``key@date``; a reporting bias ``bias.<reporter>`` is a multiplier)."""
+    units = {}
+    for name, da in ds.data_vars.items():
+        key = da.attrs.get("config_key")
+        if str(name).startswith("param_") and key:
+            since = da.attrs.get("in_force_from")
+            units[f"{key}@{since}" if since else key] = str(da.attrs.get("units", ""))
+    for name in ds["parameter"].values if "parameter" in ds.coords else []:
+        if str(name).startswith("bias."):
+            units[str(name)] = "1"
+    return units
+
+
+def prior_posterior_chart(ds: xr.Dataset, ax=None):
+    """Prior against posterior, one row per parameter: the prior's 90% interval and
+    median (grey) and the posterior's (blue), each parameter scaled so its prior 90%
+    interval runs from 0 to 1; rows sorted by narrowing (most narrowed on top), the
+    numbers on the right.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    names = [str(n) for n in ds["parameter"].values]
+    if "narrowing" in ds:
+        narrowing = ds["narrowing"].values.astype(float)
+    else:
+        narrowing = ((ds["posterior_p95"] - ds["posterior_p5"])
+                     / (ds["prior_p95"] - ds["prior_p5"])).values.astype(float)
+    order = np.argsort(-np.nan_to_num(narrowing, nan=np.inf))  # most narrowed plotted last
+    count = len(names)
+    if ax is None:
+        ax = _figure(height=1.9 + 0.3 * count, width=11.0)
+    units = parameter_units(ds)
+
+    def column(name):
+        return ds[name].values.astype(float)[order]
+
+    p5, p50, p95 = column("prior_p5"), column("prior_p50"), column("prior_p95")
+    width = np.where(p95 > p5, p95 - p5, 1.0)
+
+    def scaled(x):
+        return (x - p5) / width
+
+    y = np.arange(count)
+    ax.hlines(y + 0.14, 0, 1, color="0.55", lw=5, alpha=0.6, label="prior 90% interval")
+    ax.plot(scaled(p50), y + 0.14, "|", color="0.25", ms=10, mew=2, label="prior median")
+    q5, q50, q95 = column("posterior_p5"), column("posterior_p50"), column("posterior_p95")
+    ax.hlines(y - 0.14, scaled(q5), scaled(q95), color=BLUE, lw=5, label="posterior 90% interval")
+    ax.plot(scaled(q50), y - 0.14, "o", color=VERMILLION, ms=5, label="posterior median")
+    shown = [names[i] for i in order]
+    ax.set_yticks(y, shown, fontsize="small")
+    right = ax.secondary_yaxis("right")
+    right.set_yticks(y, [
+        f"{_pair(p5[i], p95[i], shown[i], units)} \u2192 {_pair(q5[i], q95[i], shown[i], units)}"
+        f"  (\u00d7{readable(narrowing[order][i])})" for i in range(count)], fontsize="small")
+    right.tick_params(length=0)
+    right.set_ylabel("prior \u2192 posterior 90% interval (\u00d7 width ratio)")
+    ax.axvline(0, color="0.8", lw=0.8, zorder=0)
+    ax.axvline(1, color="0.8", lw=0.8, zorder=0)
+    ax.set_ylim(-0.7, count - 0.3)
+    low = min(-0.1, float(np.nanmin(scaled(q5))) - 0.05)
+    high = max(1.1, float(np.nanmax(scaled(q95))) + 0.05)
+    ax.set_xlim(max(low, -1.0), min(high, 2.0))
+    ax.set_xlabel("position within the prior's 90% interval [1] (0: prior 5th percentile, "
+                  "1: prior 95th)")
+    ax.figure.suptitle(f"Prior against posterior, {len(names)} calibrated parameters: 90% "
+                       "intervals and medians, the most narrowed by the data on top",
+                       fontsize="medium")
+    ax.figure.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=4,
+                     fontsize="small", frameon=False)
+    return ax
+
+
+def _pair(low: float, high: float, name: str, units: dict) -> str:
+    unit = units.get(name, "")
+    return f"{value_text(low, name, unit)} to {value_text(high, name, unit)}"
+
+
+# ------------------------------------------------------------------ observations
+
+def observations(ds: xr.Dataset) -> list[dict]:
+    """The observations the posterior was conditioned on (attr ``observations_json``),
+    each with its predictive 5/50/95th percentiles; [] when the results do not say."""
+    records = json.loads(ds.attrs.get("observations_json", "[]") or "[]")
+    if "observation" not in ds.coords:
+        return []
+    labels = [str(label) for label in ds["observation"].values]
+    out = []
+    for record in records:
+        if record.get("label") not in labels:
+            continue
+        i = labels.index(record["label"])
+        out.append({**record, **{name: float(ds[name].values[i]) for name in (
+            "predictive_p5", "predictive_p50", "predictive_p95") if name in ds}})
+    return out
+
+
+def observed_quantities(ds: xr.Dataset) -> list[tuple[str, str | None, str | None]]:
+    """Each observed quantity (quantity, payer, item) that the results can draw, in the
+    order first observed."""
+    keys = []
+    for record in observations(ds):
+        key = (record["quantity"], record.get("payer"), record.get("item"))
+        if key not in keys and _model_variable(ds, key) is not None:
+            keys.append(key)
+    return keys
+
+
+def quantity_stem(key: tuple) -> str:
+    """A file stem for an observed quantity: ``predictive_casualties``."""
+    return "predictive_" + "_".join(str(part) for part in key if part)
+
+
+def quantity_name(key: tuple) -> str:
+    quantity, payer, item = key
+    text = quantity.replace("_", " ")
+    extra = " ".join(str(part) for part in (payer, item) if part)
+    return f"{text} ({extra})" if extra else text
+
+
+def _model_variable(ds: xr.Dataset, key: tuple):
+    """The model quantity an observation is about, per step (flows: the step's total;
+    stocks: at step bounds; levels: the step's value), as (DataArray, kind) or None."""
+    quantity, payer, item = key
+    if quantity not in CLAIM_QUANTITIES:
+        return None
+    variable, kind, _ = CLAIM_QUANTITIES[quantity]
+    if variable in ds and "sample" in ds[variable].dims:
+        da = ds[variable]
+    elif kind == "flow" and f"{variable}_per_day" in ds:
+        per_day = ds[f"{variable}_per_day"]
+        da = per_day * ds["step_days"]
+        da.attrs = {**per_day.attrs, "units": per_day.attrs.get("units", "").replace("/day", "")}
+    else:
+        return None
+    if "payer" in da.dims:
+        attrs = da.attrs
+        da = da.sel(payer=[payer] if payer else da["payer"].values,
+                    item=[item] if item else da["item"].values).sum(("payer", "item"))
+        da.attrs = attrs
+    return da.astype(np.float64), kind
+
+
+def _step_scale(bounds: np.ndarray, start: np.datetime64, end: np.datetime64) -> float:
+    """Overlap-weighted mean length [days] of the steps a window [start, end) covers."""
+    lows, highs = bounds[:-1], bounds[1:]
+    overlap = np.clip((np.minimum(highs, end) - np.maximum(lows, start)).astype(float), 0, None)
+    days = (highs - lows).astype(float)
+    return float((overlap * days).sum() / overlap.sum()) if overlap.sum() else float("nan")
+
+
+def _per_step(record: dict, bounds: np.ndarray, kind: str):
+    """Where an observation sits on a per-step chart: (x, x_start, x_end, factor); a
+    flow's total over a window becomes its per-step equivalent (exact when the window is
+    one step), its per-day figure likewise."""
+    if kind != "flow" or not record.get("start"):
+        when = np.datetime64(record["date"], "D")
+        return when, None, None, 1.0
+    start, end = np.datetime64(record["start"], "D"), np.datetime64(record["end"], "D")
+    step = _step_scale(bounds, start, end)
+    window = float((end - start).astype(float))
+    factor = step if record.get("statistic") == "per_day" else step / window
+    middle = start + (end - start) / 2
+    return middle, start, end, factor
+
+
+def predictive_chart(ds: xr.Dataset, key: tuple | str, ax=None):
+    """The model quantity an observation set is about, over the whole horizon (the
+    posterior's 5-95% and 25-75% bands and median; flows as totals per step), with the
+    observations drawn on it as reported (a diamond, and a line over the window of a
+    flow) and each observation's posterior predictive 90% interval (reporting bias and
+    observation error included), and the data-end line.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A calibration result.
+    key : tuple or str
+        ``(quantity, payer, item)`` from `observed_quantities`, or a quantity name.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The observations are the line labelled `OBSERVED_LABEL` (one marker each).
+    """
+    key = (key, None, None) if isinstance(key, str) else tuple(key)
+    found = _model_variable(ds, key)
+    if found is None:
+        raise KeyError(f"no model variable for observed quantity {key}")
+    da, kind = found
+    ax = _axes(ax)
+    q = da.quantile([0.05, 0.25, 0.5, 0.75, 0.95], dim="sample")
+    bounds = ds["time_bound"].values.astype("datetime64[D]")
+    if kind == "stock":
+        x, step = q["time_bound"].values, None
+    else:
+        x, step = bounds, "post"
+        q = xr.concat([q, q.isel(time=-1)], dim="time")  # the last step's value to its end
+    for (low, high), alpha in zip(((0.05, 0.95), (0.25, 0.75)), (0.22, 0.42), strict=True):
+        ax.fill_between(x, q.sel(quantile=low), q.sel(quantile=high), step=step, color=BLUE,
+                        alpha=alpha, lw=0, label=f"model, {low:.0%}-{high:.0%}")
+    ax.plot(x, q.sel(quantile=0.5), color=BLUE, lw=1.8, drawstyle="steps-post" if step
+            else "default", label="model, median")
+    records = [r for r in observations(ds)
+               if (r["quantity"], r.get("payer"), r.get("item")) == key]
+    reporters = list(dict.fromkeys(r.get("reporter") or "" for r in records))
+    colours = (VERMILLION, PURPLE, GREEN, ORANGE, SKY)
+    for n, reporter in enumerate(reporters):
+        mine = [r for r in records if (r.get("reporter") or "") == reporter]
+        colour = colours[n % len(colours)]
+        placed = [_per_step(r, bounds, kind) for r in mine]
+        xs = [p[0] for p in placed]
+        for (_, start, end, factor), r in zip(placed, mine, strict=True):
+            if start is not None:
+                ax.hlines(r["value"] * factor, start, end, color=colour, lw=2.2)
+        for (middle, _, _, factor), r in zip(placed, mine, strict=True):
+            if "predictive_p5" in r:
+                ax.vlines(middle, r["predictive_p5"] * factor, r["predictive_p95"] * factor,
+                          color="0.15", lw=1.0, zorder=4)
+        ax.plot(xs, [r["value"] * p[3] for r, p in zip(mine, placed, strict=True)], "D",
+                color=colour, ms=5, ls="none", zorder=6,
+                label=f"{OBSERVED_LABEL} ({reporter})" if reporter else OBSERVED_LABEL)
+    if any("predictive_p5" in r for r in records):
+        ax.plot([], [], color="0.15", lw=1.0, label="predictive 90% interval "
+                "(bias and error included)")
+    per = {"month": "per month", "day": "per day"}.get(str(ds.attrs.get("time_step")), "per step")
+    name = str(da.attrs.get("long_name", quantity_name(key))).removeprefix("daily ")
+    if key[1] or key[2]:  # a ledger entry: who pays, for what
+        name = f"{key[1] or 'total'} {key[2] or 'manpower'} spend"
+    what = f"{name} {per}" if kind == "flow" else name
+    ax.yaxis.set_major_formatter(_formatter())
+    ax.set_ylabel(f"{what} [{da.attrs.get('units', '')}]")
+    ax.set_xlabel("date")
+    source = f"{len(records)} observation{'s' if len(records) != 1 else ''}"
+    if any(reporters):
+        source += f" ({', '.join(r for r in reporters if r)})"
+    ax.set_title(f"{what[:1].upper()}{what[1:]}, {horizon(ds)}: posterior against {source}",
+                 loc="left", fontsize="medium")
+    ax.margins(x=0.01)
+    mark_data_end(ax, ds, legend=False)
+    _legend_below(ax)
+    ax.figure.autofmt_xdate()
+    return ax
+
+
+def _axes(ax):
+    return ax if ax is not None else _figure()
+
+
+# ------------------------------------------------------------------ identifiability
+
+def unseparable_pairs(ds: xr.Dataset) -> list[dict]:
+    """Attr ``unseparable_pairs`` as a list of {"a", "b", "rank_correlation"}."""
+    return json.loads(ds.attrs.get("unseparable_pairs", "[]") or "[]")
+
+
+def _draws(ds: xr.Dataset, name: str):
+    if name.startswith("bias."):
+        variable = "bias_" + name.removeprefix("bias.")
+        return ds[variable].values if variable in ds else None
+    for variable, da in ds.data_vars.items():
+        key = da.attrs.get("config_key")
+        since = da.attrs.get("in_force_from")
+        if str(variable).startswith("param_") and key and (
+                f"{key}@{since}" if since else key) == name:
+            return da.values
+    return None
+
+
+def drawable_pairs(ds: xr.Dataset, top: int = 4) -> list[dict]:
+    """The strongest unseparable pairs whose particles the results hold."""
+    return [pair for pair in unseparable_pairs(ds)
+            if _draws(ds, pair["a"]) is not None and _draws(ds, pair["b"]) is not None][:top]
+
+
+def unseparable_chart(ds: xr.Dataset, top: int = 4):
+    """The posterior particles of the pairs the data cannot separate (up to `top`): a
+    ridge along which the observations fit equally well.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The first panel (``.figure`` holds them all).
+    """
+    import matplotlib.pyplot as plt
+
+    pairs = drawable_pairs(ds, top)
+    units = parameter_units(ds)
+    count = max(len(pairs), 1)
+    figure, axes = plt.subplots(1, count, figsize=(min(4.2 * count, 14.0), 4.2),
+                                layout="constrained", squeeze=False)
+    for ax, pair in zip(axes[0], pairs, strict=False):
+        a, b = _draws(ds, pair["a"]), _draws(ds, pair["b"])
+        ax.scatter(a, b, s=6, color=BLUE, alpha=0.35, lw=0)
+        ax.set_xlabel(f"{pair['a']} [{units.get(pair['a'], '')}]", fontsize="small")
+        ax.set_ylabel(f"{pair['b']} [{units.get(pair['b'], '')}]", fontsize="small")
+        ax.xaxis.set_major_formatter(_formatter())
+        ax.yaxis.set_major_formatter(_formatter())
+        ax.tick_params(labelsize="small")
+        ax.set_title(f"rank correlation {pair['rank_correlation']:+.2f}", fontsize="small")
+    figure.suptitle("Pairs the observations cannot separate: posterior particles",
+                    fontsize="medium")
+    return axes[0][0]
+
+
+# ------------------------------------------------------------------ backtest
+
+METHOD_COLOURS = {"model": BLUE, "last": ORANGE, "mean3": GREEN}
+
+
+def _method_colour(method: str, i: int) -> str:
+    return METHOD_COLOURS.get(method, OKABE_ITO[(i + 3) % len(OKABE_ITO)])
+
+
+def _month(value) -> str:
+    return f"{_date(value):%Y-%m}"
+
+
+def _column(table, *candidates: str) -> str | None:
+    for name in candidates:
+        if name in table.columns:
+            return name
+    return None
+
+
+def backtest_skill_chart(ds: xr.Dataset, table=None):
+    """Forecast skill by cutoff, from `sim.analysis.backtest.backtest_table`: the mean
+    CRPS of each forecast (top; lower is better), the model's CRPS skill against each
+    naive forecast (middle; above 0: the model is better) and the coverage of the
+    model's 50% and 90% intervals against their nominal levels (bottom).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The CRPS panel (``.figure`` holds all three).
+    """
+    import matplotlib.pyplot as plt
+
+    if table is None:
+        from sim.analysis.backtest import backtest_table
+
+        table = backtest_table(ds)
+    table = table[table["cutoff"].map(lambda c: not isinstance(c, str))]
+    figure, (top, middle, bottom) = plt.subplots(
+        3, 1, figsize=(FIGSIZE[0], 8.2), sharex=True, layout="constrained",
+        height_ratios=(3, 2, 2))
+    cutoffs = sorted(set(table["cutoff"]))
+    x = np.array([np.datetime64(pd.Timestamp(c).to_datetime64(), "D") for c in cutoffs])
+    methods = list(dict.fromkeys(table["method"]))
+    units = _units(ds)
+    for i, method in enumerate(methods):
+        rows = table[table["method"] == method].set_index("cutoff").reindex(cutoffs)
+        top.plot(x, rows["crps"].to_numpy(float), "o-", color=_method_colour(method, i),
+                 lw=1.8, ms=5, label=_method_label(method))
+    top.set_ylabel(f"mean CRPS [{units}]")
+    top.yaxis.set_major_formatter(_formatter())
+    top.set_ylim(bottom=0)
+    top.set_title(f"Backtest {_cutoffs_text(x)}: forecast error, skill and coverage",
+                  loc="left", fontsize="medium")
+    top.legend(loc="upper center", bbox_to_anchor=(0.5, -0.04), fontsize="small",
+               frameon=False, ncol=len(methods))
+    model = table[table["method"] == "model"].set_index("cutoff").reindex(cutoffs)
+    skills = [c for c in table.columns if str(c).startswith("crps_skill_")]
+    for i, column in enumerate(skills):
+        naive = column.removeprefix("crps_skill_")
+        middle.plot(x, 100 * model[column].to_numpy(float), "o-",
+                    color=_method_colour(naive, i + 1), lw=1.5, ms=4,
+                    label=f"against {naive}")
+    middle.axhline(0, color="0.3", lw=0.9)
+    middle.set_ylabel("model's CRPS skill [%]\n(> 0: model better)")
+    middle.legend(loc="best", fontsize="small", frameon=False, ncol=len(skills))
+    for level, colour, marker in ((50, SKY, "s"), (90, BLUE, "o")):
+        name = _column(table, f"coverage_{level}")
+        if name is None:
+            continue
+        bottom.plot(x, 100 * model[name].to_numpy(float), marker=marker, color=colour, lw=1.5,
+                    label=f"model's {level}% interval (dotted: nominal)")
+        bottom.axhline(level, color=colour, lw=0.9, ls=":")
+    bottom.set_ylim(-5, 105)
+    bottom.set_ylabel("held-out values inside\nthe interval [%]")
+    bottom.set_xlabel("cutoff (calibrated on the observations over by this date)")
+    bottom.legend(loc="lower left", fontsize="small", frameon=False, ncol=2)
+    if len(x) == 1:
+        top.set_xlim(x[0] - np.timedelta64(45, "D"), x[0] + np.timedelta64(45, "D"))
+    figure.autofmt_xdate()
+    return top
+
+
+def _cutoffs_text(cutoffs) -> str:
+    """``at 7 cutoffs, 2024-07 to 2025-12`` or ``at the cutoff 2025-10``."""
+    if len(cutoffs) == 1:
+        return f"at the cutoff {_month(cutoffs[0])}"
+    return f"at {len(cutoffs)} cutoffs, {_month(cutoffs[0])} to {_month(cutoffs[-1])}"
+
+
+def _method_label(method: str) -> str:
+    return {"model": "model (calibrated)", "last": "last (last value carried forward)",
+            "mean3": "mean3 (mean of the last 3)"}.get(method, method)
+
+
+def _units(ds: xr.Dataset) -> str:
+    """The held-out observations' unit when they share one, else "their unit"."""
+    if "heldout_unit" in ds.coords:
+        units = set(str(u) for u in ds["heldout_unit"].values)
+        if len(units) == 1:
+            return units.pop()
+    return "each observation's unit"
+
+
+def backtest_cutoffs_shown(ds: xr.Dataset, most: int = 6) -> list[int]:
+    """Indices of the cutoffs the forecast chart shows: all, or `most` evenly spaced."""
+    count = ds.sizes["cutoff"]
+    if count <= most:
+        return list(range(count))
+    return sorted(set(np.linspace(0, count - 1, most).round().astype(int).tolist()))
+
+
+def backtest_forecast_chart(ds: xr.Dataset, most: int = 6):
+    """Forecasts against what happened: for each cutoff (up to `most`, evenly spaced),
+    each method's 50% and 90% predictive intervals and median for every held-out
+    observation, by months ahead of the cutoff, and the observed value.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The first panel (``.figure`` holds them all).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    shown = backtest_cutoffs_shown(ds, most)
+    columns = min(len(shown), 3)
+    rows = math.ceil(len(shown) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(max(4.4 * columns + 1.0, 7.5),
+                                                        3.4 * rows + 1.2),
+                                layout="constrained", squeeze=False, sharey=True)
+    methods = [str(m) for m in ds["method"].values]
+    offsets = (np.arange(len(methods)) - (len(methods) - 1) / 2) * 0.22
+    units = _units(ds)
+    leads = ds["lead_months"].values.astype(float)
+    leads = leads[np.isfinite(leads)] if np.isfinite(leads).any() else np.array([1.0])
+    for panel, ax in zip(shown, axes.ravel(), strict=False):
+        view = ds.isel(cutoff=panel)
+        held = np.isfinite(view["observed"].values.astype(float))
+        lead = view["lead_months"].values.astype(float)[held]
+        for i, method in enumerate(methods):
+            v = view.sel({"method": method})
+
+            def get(name, v=v, held=held):
+                return v[name].values.astype(float)[held]
+
+            colour = _method_colour(method, i)
+            ax.vlines(lead + offsets[i], get("predictive_p5"), get("predictive_p95"),
+                      color=colour, lw=1.2, alpha=0.8)
+            ax.vlines(lead + offsets[i], get("predictive_p25"), get("predictive_p75"),
+                      color=colour, lw=4.5, alpha=0.8,
+                      label=f"{method} (thick: 50%, thin: 90%)" if panel == shown[0] else None)
+            ax.plot(lead + offsets[i], get("predictive_p50"), "_", color="white", ms=5, mew=1.2)
+        half = 0.22 * len(methods) / 2 + 0.06
+        ax.hlines(view["observed"].values.astype(float)[held], lead - half, lead + half,
+                  color=VERMILLION, lw=2.2, zorder=5,
+                  label="observed" if panel == shown[0] else None)
+        ax.set_title(f"cutoff {_month(view['cutoff'].values)}, calibrated on "
+                     f"{int(view['training_observations'].values)} observations"
+                     if "training_observations" in view else
+                     f"cutoff {_month(view['cutoff'].values)}", fontsize="small")
+        ax.set_xlim(min(0.4, np.nanmin(leads) - 0.6), max(np.nanmax(leads), 2.0) + 0.6)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_formatter(_formatter())
+        ax.tick_params(labelsize="small")
+        ax.set_xlabel("months after the cutoff [month]", fontsize="small")
+    for ax in axes.ravel()[len(shown):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"held-out value [{units}]", fontsize="small")
+    cutoffs = ds["cutoff"].values
+    more = "" if len(shown) == ds.sizes["cutoff"] else f" ({len(shown)} of {len(cutoffs)} shown)"
+    figure.suptitle(f"Backtest forecasts against what happened, {_cutoffs_text(cutoffs)}"
+                    f"{more}", fontsize="medium")
+    figure.legend(loc="outside lower center", ncol=len(methods) + 1 if columns > 1 else 2,
+                  fontsize="small", frameon=False)
+    return axes[0][0]
