@@ -439,7 +439,12 @@ EVERY = re.compile(r"([1-9][0-9]{0,2})M")
 def _backtest(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from sim.analysis.backtest import backtest_table, cutoff_dates, rolling_backtest
+    from sim.analysis.backtest import (
+        backtest_table,
+        cutoff_dates,
+        rolling_backtest,
+        split_observations,
+    )
     from sim.config.observations import load_observation_files
 
     try:
@@ -460,7 +465,16 @@ def _backtest(args: argparse.Namespace) -> int:
                              inputs=[*scenario.files, *args.observations])
     last = max((o.claim.start or o.claim.date for o in observations.observations),
                default=cutoff)  # the last cutoff that still holds an observation out
-    cutoffs = [cutoff] if every is None else cutoff_dates(cutoff, max(last, cutoff), every)
+    cutoffs = [cutoff]
+    if every is not None:  # rolling: only the cutoffs with something to learn and to score
+        rolling = cutoff_dates(cutoff, max(last, cutoff), every)
+        cutoffs = [day for day in rolling if day < scenario.grid.end and (
+            (split := split_observations(observations, day, args.horizon)).training
+            .observations and split.heldout.observations)] or rolling[:1]
+        skipped = [str(day) for day in rolling if day not in cutoffs]
+        if skipped:
+            print(f"skipped cutoffs with nothing to train on or to score: "
+                  f"{', '.join(skipped)}", file=sys.stderr)
     ds = rolling_backtest(scenario, observations, cutoffs, horizon_months=args.horizon,
                           particles=args.particles, seed=args.seed, method=args.method)
     table = backtest_table(ds)

@@ -234,3 +234,23 @@ def test_cli_refusals(args, words, tmp_path, capsys):
                              *args, "--out", out_file, capsys=capsys)
     one_line_refusal(status, err, *words)
     assert not out_file.exists()
+
+
+def test_every_sample_solved_at_today_level(closed_form):
+    """With a tolerance wider than any gap, every sample is solved at s = 1 at once."""
+    ds = breakeven(closed_form, lever="recruitment", tolerance_persons=1e9)
+    assert (ds.breakeven_status.values == FOUND).all()
+    assert (ds.breakeven_scale.values == 1.0).all()
+
+
+def test_a_gap_the_model_cannot_compute_is_not_converged():
+    """A NaN gap at a bracket's end or during the search: not converged, never a root."""
+    from sim.analysis.breakeven import UNSOLVED, solve_scale
+
+    def gap(scale, rows):
+        return np.where((scale > 9) & (rows == 0), np.nan,
+                        scale - np.where(rows == 0, 20.0, 5.0))
+
+    scale, status = solve_scale(gap, gap(np.ones(2), np.arange(2)), (0.0, 10.0), 1e-9)
+    assert status[0] == UNSOLVED and np.isnan(scale[0])
+    assert status[1] == FOUND and scale[1] == pytest.approx(5.0)

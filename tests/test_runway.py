@@ -30,8 +30,8 @@ def test_survival_is_a_hand_count(baseline_run):
     assert np.isnan(first_cut).any() and np.isfinite(first_cut).any()  # both kinds occur
     for date, row in result.survival.iterrows():
         day = (date - start).days
-        no_cut = sum(1 for x in first_cut if np.isnan(x) or x >= day) / len(first_cut)
-        no_stress = sum(1 for x in first_stress if np.isnan(x) or x >= day) / len(first_cut)
+        no_cut = sum(1 for x in first_cut if np.isnan(x) or x > day) / len(first_cut)
+        no_stress = sum(1 for x in first_stress if np.isnan(x) or x > day) / len(first_cut)
         assert row["no cut yet"] == pytest.approx(no_cut, abs=1e-12)
         assert row["stress not yet over threshold"] == pytest.approx(no_stress, abs=1e-12)
     # a share of futures never rises
@@ -40,7 +40,8 @@ def test_survival_is_a_hand_count(baseline_run):
     assert list(result.by_date.index) == [dt.date(2025, 7, 1), dt.date(2026, 1, 1),
                                           dt.date(2026, 7, 1), dt.date(2027, 1, 1)]
     by_mid_2026 = result.by_date.loc[dt.date(2026, 7, 1), "P(cut by date)"]
-    assert by_mid_2026 == pytest.approx(np.mean(first_cut < (dt.date(2026, 7, 1) - start).days))
+    # a cut in force on 1 July counts: the first reduced step starts on or before it
+    assert by_mid_2026 == pytest.approx(np.mean(first_cut <= (dt.date(2026, 7, 1) - start).days))
     assert "by 2026-07-01: cut" in result.text()
 
 

@@ -44,14 +44,14 @@ DEFAULT_BRACKET = (0.0, 10.0)
 """The scales searched by default: from no lever at all to ten times today's level."""
 
 MAX_SCALE = 1000.0
-"""A bracket beyond this is a typo (and overflows the model's growth checks)."""
+"""A bracket beyond this is a typo (a thousand times today's bonus or recruitment)."""
 
 FOUND, BELOW, ABOVE, JUMP, UNSOLVED = range(5)
 STATUS_MEANINGS = ("found", "below_bracket", "above_bracket", "at_a_jump", "not_converged")
 """`breakeven_status` codes 0-4: a root within the tolerance; the force grows even at the
 bracket's low end (the break-even scale lies below it); it shrinks even at the high end
 (above it); the force jumps over the target at the scale reported; not converged within
-the iterations allowed."""
+the iterations allowed, or the model gave no finite force there."""
 
 ILLINOIS_PASSES = 8
 """Passes of the Illinois step before bisection takes over for the samples still unsolved:
@@ -98,7 +98,7 @@ def solve_scale(gap: Callable[[np.ndarray, np.ndarray], np.ndarray], gap_at_one:
     tolerance_persons : float
         A root is a scale with |g| <= this [persons].
     max_iterations : int
-        Passes of the Illinois iteration at most.
+        Passes at most (Illinois steps, then bisection).
 
     Returns
     -------
@@ -120,13 +120,15 @@ def solve_scale(gap: Callable[[np.ndarray, np.ndarray], np.ndarray], gap_at_one:
     ga = gap_at_one.copy()
     gb = np.full(n, np.nan)
     rows = np.flatnonzero(~solved)
-    gb[rows] = gap(b[rows], rows)
-    at_end = ~solved & (np.abs(gb) <= tolerance_persons)
+    if len(rows):
+        gb[rows] = gap(b[rows], rows)
+    broken = ~solved & ~(np.isfinite(gb) & np.isfinite(ga))  # the model gave no number
+    at_end = ~solved & ~broken & (np.abs(gb) <= tolerance_persons)
     scale[at_end], status[at_end] = b[at_end], FOUND
-    outside = ~solved & ~at_end & (np.sign(gb) == np.sign(ga))
+    outside = ~solved & ~broken & ~at_end & (np.sign(gb) == np.sign(ga))
     status[outside & shrinks] = ABOVE
     status[outside & ~shrinks] = BELOW
-    active = ~solved & ~at_end & ~outside
+    active = ~solved & ~broken & ~at_end & ~outside
     kept = np.zeros(n, dtype=np.int8)  # Illinois: which end was kept last (+1 a, -1 b)
     for iteration in range(max_iterations):
         rows = np.flatnonzero(active)
@@ -139,6 +141,9 @@ def solve_scale(gap: Callable[[np.ndarray, np.ndarray], np.ndarray], gap_at_one:
         bisect = ~((s > lo) & (s < hi)) | (iteration >= ILLINOIS_PASSES)
         s[bisect] = 0.5 * (lo[bisect] + hi[bisect])
         gs = gap(s, rows)
+        broken = ~np.isfinite(gs)  # left as not converged
+        active[rows[broken]] = False
+        rows, s, gs, ar, br, gar = (x[~broken] for x in (rows, s, gs, ar, br, gar))
         root = np.abs(gs) <= tolerance_persons
         same_as_a = np.sign(gs) == np.sign(gar)
         # replace the end whose gap has the sign of g(s); halve the other's if kept twice
@@ -309,7 +314,7 @@ def _dataset(scenario: Scenario, root, values: dict[str, np.ndarray], lever: str
 
 def probability_above_today(ds: xr.Dataset) -> float:
     """P(s* > 1): the share of samples whose break-even lies above today's level (a root
-    above 1, or none below the bracket's high end, which is >= 1)."""
+    above 1, or no root up to the bracket's high end, which is >= 1)."""
     status = ds["breakeven_status"].values
     scale = ds["breakeven_scale"].values
     above = (status == ABOVE) | (np.isfinite(scale) & (scale > 1.0))

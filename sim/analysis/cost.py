@@ -83,7 +83,8 @@ def horizon_costs(spend_rub: np.ndarray, rub_per_usd: np.ndarray, force: np.ndar
     -------
     dict of ndarray
         ``rub``, ``usd``: spend (3, n) by `COST_PAYERS` [RUB], [USD]; ``force_change``
-        F_K - F_0 (n,) [persons]; ``soldier_years`` sum_k F_k D_k / 365.25 (n,) [year].
+        F_K - F_0 and ``force_end`` F_K (n,) [persons]; ``soldier_years``
+        sum_k F_k D_k / 365.25 (n,) [year].
     """
     by_payer = spend_rub.sum(axis=2)  # (K, 2, n)
     rub = by_payer.sum(axis=0)
@@ -92,6 +93,7 @@ def horizon_costs(spend_rub: np.ndarray, rub_per_usd: np.ndarray, force: np.ndar
         "rub": np.concatenate([rub, rub.sum(axis=0, keepdims=True)]),
         "usd": np.concatenate([usd, usd.sum(axis=0, keepdims=True)]),
         "force_change": force[-1] - force[0],
+        "force_end": force[-1],
         "soldier_years": (days / DAYS_PER_YEAR) @ force[:-1],
     }
 
@@ -125,7 +127,7 @@ def marginal_costs(down: dict[str, np.ndarray], up: dict[str, np.ndarray]
     extra_force = up["force_change"] - down["force_change"]
     extra_years = up["soldier_years"] - down["soldier_years"]
     # a lever that moves no soldier (zero elasticity) leaves rounding noise at most
-    moved = np.abs(extra_force) > 1e-9 * np.maximum(np.abs(up["force_change"]), 1.0)
+    moved = np.abs(extra_force) > 1e-9 * np.maximum(up["force_end"], 1.0)
     served = np.abs(extra_years) > 1e-12 * np.maximum(up["soldier_years"], 1.0)
     out = {}
     for currency in ("rub", "usd"):

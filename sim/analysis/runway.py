@@ -5,7 +5,8 @@ regional stress first exceeds its threshold (``first_stress_date``) and the date
 first cut (``first_cut_date``), both in days after the start (NaN: never within the
 horizon). Summarised as survival curves, the share of futures with no cut (no threshold
 crossing) yet at each step start, and the probability of a cut by chosen dates:
-P(cut by t) = share of samples whose first cut began before t.
+P(cut by t) = share of samples whose first cut is in force on t (the first step paid at a
+reduced bonus starts on or before t).
 """
 
 from __future__ import annotations
@@ -108,8 +109,8 @@ def runway(ds: xr.Dataset, dates: Sequence[dt.date | str] | None = None) -> Runw
                                  f"horizon), got {date}")
     events = {name: _event_days(ds, name) for name in EVENTS}
 
-    def share_before(name: str, date: dt.date) -> float:
-        return float((events[name] < (date - start).days).mean())
+    def share_before(name: str, date: dt.date) -> float:  # in force on `date`
+        return float((events[name] <= (date - start).days).mean())
 
     survival = pd.DataFrame(
         {label: [1.0 - share_before(name, d) for d in bounds] for name, label in EVENTS.items()},

@@ -49,11 +49,6 @@ class Levers:
     recruitment_scale: np.ndarray | None = None
     regional_bonus_scale: np.ndarray | None = None
 
-    def subset(self, rows: np.ndarray) -> Levers:
-        """The levers of the samples `rows`."""
-        return Levers(*(None if s is None else s[rows]
-                        for s in (self.recruitment_scale, self.regional_bonus_scale)))
-
 
 NO_LEVERS = Levers()
 
@@ -79,6 +74,9 @@ class Market:
     reference_package_rub : ndarray, shape (n,), or None
         V_0 of the scenario as given, when a lever scales the regional bonus; None when
         V_0 is the package of step 0.
+    some_inelastic : bool
+        Some samples have eps = 0 while others do not (their pull must stay 1 even for a
+        package of 0).
     """
 
     demand: np.ndarray
@@ -89,6 +87,7 @@ class Market:
     elasticity: np.ndarray | None
     pool_persons: np.ndarray | None
     reference_package_rub: np.ndarray | None = None
+    some_inelastic: bool = False
 
     def package_rub(self, k: int | slice, multiplier: np.ndarray | float = 1.0
                     ) -> np.ndarray:
@@ -119,8 +118,14 @@ class Market:
         if self.log_comparator is not None:
             log_real -= self.log_comparator
         np.multiply(self.elasticity, log_real, out=log_real)
+        self._no_pull_where_inelastic(log_real)
         r *= np.exp(log_real, out=log_real)
         return r
+
+    def _no_pull_where_inelastic(self, log_pull: np.ndarray) -> None:
+        """eps log b = 0 where eps = 0, also for a package cut to 0 (0 x -inf is NaN)."""
+        if self.some_inelastic:
+            np.nan_to_num(log_pull, copy=False, nan=0.0, posinf=np.inf, neginf=-np.inf)
 
     def recruits_row(self, k: int, multiplier: np.ndarray, package_0: np.ndarray,
                      signed_persons: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -145,6 +150,7 @@ class Market:
             if self.log_comparator is not None:
                 log_real -= self.log_comparator[k]
             log_real *= self.elasticity
+            self._no_pull_where_inelastic(log_real)
             out *= np.exp(log_real, out=log_real)
         if self.pool_persons is not None:
             left = np.subtract(self.pool_persons, signed_persons)
@@ -198,6 +204,7 @@ def build_market(p: Params, schedules: Schedules, shock: np.ndarray | float,
         log_comparator=log_comparator,
         elasticity=eps if elastic else None,
         pool_persons=p.get("recruitment.pool_persons"),
+        some_inelastic=elastic and bool(np.any(eps == 0)),
     )
     if levers.regional_bonus_scale is None:
         return market

@@ -5,8 +5,8 @@ otherwise).
 Break-even and the marginal cost run the model again on the run's own samples (common
 random numbers), so they need the scenario: the config file the results name, unchanged
 (its resolved text equal to the one recorded) and run with the random design; at most
-`RERUN_SAMPLES` of the run's samples are used (the first ones, which are the same samples
-whatever the run's size).
+`RERUN_SAMPLES` of the run's samples are used (the first ones: whole seed blocks, the
+same samples whatever the run's size).
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ from sim.analysis.summary import human, percent
 from sim.config.scenario import Scenario, load_scenario, support
 from sim.errors import UserError
 
-RERUN_SAMPLES = 20_000
-"""Break-even and marginal cost use at most this many of the run's samples."""
+RERUN_SAMPLES = 5 * 4096
+"""Break-even and marginal cost use at most this many of the run's samples: whole seed
+blocks (`sim.priors.sampling.SEED_BLOCK_SAMPLES`), so that they are the run's first
+samples exactly (a shorter last block draws its noise in another shape)."""
 
 DISCOVERY_CONDITION = "force_change_persons < 0"
 """The report's discovery question: under which assumptions does the force shrink?"""
