@@ -242,7 +242,7 @@ def section_text(answers: Questions) -> list[tuple[str, str]]:
                     "of the run's samples."))
     if answers.runway is not None:
         out.append(("Runway to regional cuts", "P(cut by date): the share of futures in "
-                    "which the regions had begun cutting their bonuses before the date."))
+                    "which a regional bonus cut is in force on the date."))
     if answers.average_cost is not None or answers.marginal_cost is not None:
         out.append(("Cost per soldier", "Average: the manpower spend (bonuses, pay, "
                     "compensation) over the horizon per soldier-year served at the front, "
