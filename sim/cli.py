@@ -102,6 +102,13 @@ def _memory_size(text: str) -> int:
     return int(value)
 
 
+def _add_overrides(parser: argparse.ArgumentParser,
+                   help_text: str = "override a config key") -> None:
+    """``--set KEY=VALUE``, repeatable, into ``args.overrides``."""
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help=help_text)
+
+
 def _add_batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", choices=("full", "summary"), default="full",
                         help="full: every variable for every sample; summary: per-sample "
@@ -149,9 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--design", choices=("random", "lhs", "sobol"),
                      help="override [run] design (sobol needs a power-of-two sample count)")
     run.add_argument("--out", help="write the results to this netCDF file")
-    run.add_argument("--set", dest="overrides", action="append", default=[],
-                     metavar="KEY=VALUE",
-                     help='override a config key, e.g. recruitment.per_month="40000 to 55000"')
+    _add_overrides(run, 'override a config key, e.g. recruitment.per_month="40000 to 55000"')
     _add_batch_options(run)
     run.set_defaults(handler=_run)
 
@@ -169,8 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--rank-only", action="store_true",
                       help="rank correlations and tornado only (for correlated priors)")
     sens.add_argument("--out", help="write the results to this netCDF file")
-    sens.add_argument("--set", dest="overrides", action="append", default=[],
-                      metavar="KEY=VALUE", help="override a config key")
+    _add_overrides(sens)
     sens.set_defaults(handler=_sensitivity)
 
     sweep = commands.add_parser("sweep", help="run a sweep file: scenarios along 'scenario'")
@@ -203,8 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pCN moves per tempering stage (5)")
     cal.add_argument("--seed", type=_nonnegative_int, help="override [run] seed")
     cal.add_argument("--out", help="write the posterior and forecast (.nc or .zarr)")
-    cal.add_argument("--set", dest="overrides", action="append", default=[],
-                     metavar="KEY=VALUE", help="override a config key")
+    _add_overrides(cal)
     cal.set_defaults(handler=_calibrate)
 
     bt = commands.add_parser("backtest", help="calibrate on observations before a cutoff, "
@@ -223,8 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="tempered SMC (default) or importance weighting")
     bt.add_argument("--seed", type=_nonnegative_int, help="override [run] seed")
     bt.add_argument("--out", help="write the scores (netCDF); `fiscal-sim report` draws them")
-    bt.add_argument("--set", dest="overrides", action="append", default=[],
-                    metavar="KEY=VALUE", help="override a config key")
+    _add_overrides(bt)
     bt.set_defaults(handler=_backtest)
 
     obs = commands.add_parser("observations", help="build an observation file from a "
@@ -253,8 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--samples", type=_positive_int, help="override [run] samples")
     be.add_argument("--seed", type=_nonnegative_int, help="override [run] seed")
     be.add_argument("--out", help="write the per-sample results to this netCDF file")
-    be.add_argument("--set", dest="overrides", action="append", default=[],
-                    metavar="KEY=VALUE", help="override a config key")
+    _add_overrides(be)
     be.set_defaults(handler=_breakeven)
 
     disc = commands.add_parser("discover", help="scenario discovery (PRIM): ranges of sampled "
@@ -273,8 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a scenario config without running")
     validate.add_argument("config", help="scenario TOML file")
-    validate.add_argument("--set", dest="overrides", action="append", default=[],
-                          metavar="KEY=VALUE", help="override a config key")
+    _add_overrides(validate)
     validate.set_defaults(handler=_validate)
     return parser
 

@@ -32,7 +32,12 @@ import pandas as pd
 import xarray as xr
 from scipy import special
 
-from sim.analysis.calibration import Likelihood, calibrate, check_observations
+from sim.analysis.calibration import (
+    Likelihood,
+    calibrate,
+    check_observations,
+    predictive_draws,
+)
 from sim.config.observations import (
     ERROR_MODELS,
     Observation,
@@ -467,15 +472,7 @@ def model_forecast(scenario: Scenario, posterior: xr.Dataset, heldout: Observati
         else:  # a reporter the training set never saw: its prior is its posterior
             bias[name] = prior.ppf(rng.random(n))
     modelled = likelihood.modelled(bias, outputs) if outputs else np.empty((0, n))
-    predictive = np.empty_like(modelled)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for i, (o, m) in enumerate(zip(heldout.observations, modelled, strict=True)):
-            draw = rng.standard_t(o.t_df, n) if o.t_df else rng.standard_normal(n)
-            if o.error == "log_sd":
-                predictive[i] = m * np.exp(o.scale * draw)
-            else:
-                predictive[i] = m + o.scale * (1.0 if o.error == "sd" else np.abs(m)) * draw
-    return modelled, predictive
+    return modelled, predictive_draws(heldout, modelled, rng, relative_to_model=True)
 
 
 # ---------------------------------------------------------------- the backtest

@@ -250,11 +250,12 @@ def _solve(runs: LeverRuns, bracket: tuple[float, float], tolerance_persons: flo
     rows = np.flatnonzero(np.isfinite(scale))
     if len(rows):
         spend_breakeven[..., rows] = runs.evaluate(scale[rows], rows, spend_by_year)
+    today_value = runs.value_at_start()
     return {
         "breakeven_scale": scale,
         "breakeven_status": status,
-        "breakeven_value": scale * runs.value_at_start(),
-        "today_value": runs.value_at_start(),
+        "breakeven_value": scale * today_value,
+        "today_value": today_value,
         "force_change_persons": change_today,
         "today_spend_rub_by_year": spend_today,
         "breakeven_spend_rub_by_year": spend_breakeven,

@@ -481,7 +481,7 @@ def _dataset(scenario, observations, likelihood, posterior, root, seconds, rng) 
                        "particles."})
     ds = ds.assign_coords(parameter_b=list(priors))
     modelled = likelihood.modelled(bias, outputs)
-    predictive = _predictive(observations, modelled, rng)
+    predictive = predictive_draws(observations, modelled, rng)
     observed = [o.claim.value for o in observations.observations]
     ds["observed"] = ("observation", observed)
     for q in (0.05, 0.5, 0.95):
@@ -593,14 +593,24 @@ _DESCRIPTIONS = {
 }
 
 
-def _predictive(observations: ObservationSet, modelled: np.ndarray,
-                rng: np.random.Generator) -> np.ndarray:
-    """Replicated observations: the modelled quantity plus observation error, (O, N)."""
+def predictive_draws(observations: ObservationSet, modelled: np.ndarray,
+                     rng: np.random.Generator, relative_to_model: bool = False) -> np.ndarray:
+    """Replicated observations: the modelled quantity plus observation error, (O, N).
+
+    log_sd: m exp(s e); sd: m + s e; relative_sd: m + s |y| e, or m + s |m| e with
+    `relative_to_model` (a forecast cannot know the value y it forecasts); e standard
+    normal, or Student-t with t_df degrees of freedom.
+    """
     out = np.empty_like(modelled)
-    for i, (o, m) in enumerate(zip(observations.observations, modelled, strict=True)):
-        draw = (rng.standard_t(o.t_df, m.shape) if o.t_df else rng.standard_normal(m.shape))
-        if o.error == "log_sd":
-            out[i] = m * np.exp(o.scale * draw)
-        else:
-            out[i] = m + (o.scale if o.error == "sd" else o.scale * abs(o.claim.value)) * draw
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i, (o, m) in enumerate(zip(observations.observations, modelled, strict=True)):
+            draw = (rng.standard_t(o.t_df, m.shape) if o.t_df
+                    else rng.standard_normal(m.shape))
+            if o.error == "log_sd":
+                out[i] = m * np.exp(o.scale * draw)
+            elif o.error == "sd":
+                out[i] = m + o.scale * draw
+            else:
+                out[i] = m + o.scale * (np.abs(m) if relative_to_model
+                                        else abs(o.claim.value)) * draw
     return out
