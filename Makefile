@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint bench golden clean
+.PHONY: venv demo test lint bench golden notebook clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ bench: venv
 	$(BIN)/python benchmarks/bench_breakeven.py
 	$(BIN)/python benchmarks/bench_discovery.py
 	$(BIN)/python benchmarks/bench_backtest.py
+
+# JupyterLab on the notebooks (the `notebook` extra, installed on first use).
+notebook: venv
+	$(BIN)/python -m pip install --quiet -e ".[dev,notebook]"
+	$(BIN)/jupyter lab notebooks
 
 golden: venv
 	$(BIN)/python tests/make_golden.py
