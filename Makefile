@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint bench golden notebook clean
+.PHONY: venv demo test lint bench golden notebook notebooks clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench: venv
 notebook: venv
 	$(BIN)/python -m pip install --quiet -e ".[dev,notebook]"
 	$(BIN)/jupyter lab notebooks
+
+# Re-execute the notebooks and store their outputs (tests/test_notebooks.py checks they are current).
+notebooks: venv
+	$(BIN)/python tests/execute_notebooks.py
 
 golden: venv
 	$(BIN)/python tests/make_golden.py
