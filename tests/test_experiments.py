@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -82,16 +83,20 @@ def test_sampled_factor_is_a_latin_hypercube_over_scenarios(write_sweep):
 
 
 def test_sources_sweep_and_comparison_table():
-    experiments = load_sweep(CONFIGS / "sweeps" / "sources.toml")
+    experiments = load_sweep(CONFIGS / "sweeps" / "sources.toml", samples=2000)
     labels = ["baseline", "seed_article", "independent", "official"]
     assert [e.label for e in experiments] == labels
-    experiments = [e.__class__(e.label, e.factors, e.scenario.with_run(samples=2000))
-                   for e in experiments]
+    assert {e.scenario.samples for e in experiments} == {2000}
     table = comparison_table(run_experiments(experiments))
     assert list(table.scenario) == labels
     # Kelin's 600k troops: inside the baseline's band, below the official one's (700k).
     assert table["Kelin: ~600k troops fighting"][0].startswith("inside")
     assert table["Kelin: ~600k troops fighting"][3].startswith("below")
+    # numbers for people: the share in %, months with one decimal, amounts with suffixes
+    assert re.fullmatch(r"\d+\.\d% \[\d+\.\d%, \d+\.\d%\]",
+                        table["bonus_share_of_defense_horizon"][0])
+    assert re.fullmatch(r"\d+\.\d \[\d+\.\d, \d+\.\d\]", table["months_of_decline"][0])
+    assert table["bonus_spend_usd_per_day_mean"][0].endswith("M]")
 
 
 def test_bonus_escalation_sweep_is_a_3x3_factorial():

@@ -10,8 +10,9 @@ import pytest
 
 import sim
 from sim import io
-from sim.analysis.summary import claim_samples, claims_from_attrs, human
+from sim.analysis.summary import claim_samples, claims_from_attrs
 from sim.core.units import DAYS_PER_MONTH
+from sim.numbers import human
 
 from .conftest import CONFIGS, minimal
 

@@ -38,6 +38,7 @@ from sim.analysis.calibration import (
     check_observations,
     predictive_draws,
 )
+from sim.analysis.summary import table_text
 from sim.config.observations import (
     ERROR_MODELS,
     Observation,
@@ -48,6 +49,7 @@ from sim.config.scenario import Scenario
 from sim.core.timegrid import add_months
 from sim.core.units import DAYS_PER_MONTH, attrs
 from sim.errors import ParameterError, UserError
+from sim.numbers import human, iso_date, percent
 from sim.priors.sampling import root_seed
 from sim.run.dataset import provenance
 
@@ -506,7 +508,13 @@ def backtest(scenario: Scenario, observations, cutoff, *, horizon_months: int | 
     Returns
     -------
     xarray.Dataset
-        `rolling_backtest`'s result with one cutoff.
+        `rolling_backtest`'s result with one cutoff: dims ``cutoff`` (length 1),
+        ``heldout`` (the observations after the cutoff) and ``method`` (``model``,
+        ``last``, ``mean3``); per held-out observation its ``observed`` value and
+        ``lead_months`` [month], and per forecast ``crps`` [observation unit],
+        ``log_score``, ``covered_50``/``covered_90`` (1 inside the central interval, 0
+        not) and ``predictive_p5`` ... ``predictive_p95`` [observation unit].
+        `backtest_table` summarises it.
     """
     return rolling_backtest(scenario, observations, [cutoff], horizon_months=horizon_months,
                             particles=particles, seed=seed, method=method, moves=moves,
@@ -534,11 +542,14 @@ def rolling_backtest(scenario: Scenario, observations, cutoffs: Iterable, *,
     xarray.Dataset
         Dims ``cutoff`` (datetime64[ns]), ``heldout`` (the label of every observation
         held out at some cutoff, in file order; coordinate ``heldout_unit``) and
-        ``method`` (``model``, ``last``, ``mean3``). Variables: ``observed`` and
-        ``lead_months`` (cutoff, heldout), NaN where the observation is not held out at
-        that cutoff; ``crps``, ``log_score``, ``covered_50``, ``covered_90`` and
-        ``predictive_p5/p25/p50/p75/p95`` (cutoff, heldout, method), NaN where the
-        forecast is missing; ``training_observations`` (cutoff). Attrs: ``analysis =
+        ``method`` (``model``, ``last``, ``mean3``). Variables: ``observed`` [the
+        observation's unit] and ``lead_months`` [month] (cutoff, heldout), NaN where the
+        observation is not held out at that cutoff; ``crps`` [the observation's unit;
+        lower is better], ``log_score`` [log(1/unit); higher is better], ``covered_50``,
+        ``covered_90`` (1 inside the central interval, 0 not) and
+        ``predictive_p5/p25/p50/p75/p95`` [the observation's unit] (cutoff, heldout,
+        method), NaN where the forecast is missing; ``training_observations`` (cutoff),
+        the count the calibration saw. Attrs: ``analysis =
         "backtest"``, the run's provenance, ``observations_file``, ``particles``,
         ``method``, ``horizon_months`` and ``calibration_diagnostics`` (JSON, one entry
         per cutoff).
@@ -780,13 +791,21 @@ def backtest_table(ds: xr.Dataset, overall: bool = False) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns: ``cutoff``, ``method``; ``heldout`` (observations held out) and
-        ``scored`` (of them, those the forecast scored: a naive forecast is missing for a
-        series with too few training values); ``crps`` and ``log_score`` (means over the
-        scored); ``coverage_50`` and ``coverage_90`` (shares of the scored inside the
-        central interval); ``crps_skill_last`` and ``crps_skill_mean3``:
-        1 - mean CRPS / mean CRPS of that naive forecast over the observations both
-        scored (> 0: better than the naive forecast; NaN when none).
+        One row per cutoff and forecast method, numbers (`backtest_text` renders them):
+
+        - ``cutoff``: the cutoff (pandas Timestamp), or ``"all"``;
+        - ``method``: ``model``, ``last`` or ``mean3``;
+        - ``heldout``: observations held out; ``scored``: of them, those the forecast
+          scored (a naive forecast is missing for a series with too few training
+          values);
+        - ``crps``: mean CRPS over the scored, in the observations' units (lower is
+          better); ``log_score``: mean log predictive density [log(1/unit)] (higher is
+          better);
+        - ``coverage_50``, ``coverage_90``: shares (0-1) of the scored inside the
+          forecast's central 50% and 90% intervals (ideally 0.5 and 0.9);
+        - ``crps_skill_last``, ``crps_skill_mean3``: 1 - mean CRPS / mean CRPS of that
+          naive forecast over the observations both scored (a share; > 0: better than the
+          naive forecast; NaN when none).
     """
     groups = [(pd.Timestamp(c), ds.sel(cutoff=[c])) for c in ds.cutoff.values]
     if overall:
@@ -816,3 +835,39 @@ def backtest_table(ds: xr.Dataset, overall: bool = False) -> pd.DataFrame:
 def _mean(values: np.ndarray) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
+
+
+def backtest_text(table: pd.DataFrame) -> str:
+    """A `backtest_table` as text for people.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From `backtest_table`.
+
+    Returns
+    -------
+    str
+        The table with cutoffs as ISO dates, CRPS with a scale suffix (611k), the log
+        score with two decimals, coverage in % and skill as a signed percentage
+        (``+12.0%``); missing values are left blank.
+    """
+    shown = table.astype(object)
+    for column in table.columns:
+        values = table[column]
+        if column == "cutoff":
+            shown[column] = [x if isinstance(x, str) else iso_date(x) for x in values]
+        elif column == "crps":
+            shown[column] = [_blank_or(human, x) for x in values]
+        elif column == "log_score":
+            shown[column] = [_blank_or(lambda v: f"{v:.2f}", x) for x in values]
+        elif column.startswith("coverage"):
+            shown[column] = [_blank_or(percent, x) for x in values]
+        elif column.startswith("crps_skill"):
+            shown[column] = [_blank_or(lambda v: ("+" if v > 0 else "") + percent(v), x)
+                             for x in values]
+    return table_text(shown, left=("cutoff", "method"))
+
+
+def _blank_or(show: Callable[[float], str], x) -> str:
+    return "" if x != x else show(float(x))

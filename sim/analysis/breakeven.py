@@ -28,10 +28,10 @@ import numpy as np
 import xarray as xr
 
 from sim.analysis.levers import LEVERS, LeverRuns, check_lever, force_change
-from sim.analysis.summary import human, percent
 from sim.config.scenario import Scenario
 from sim.core.metrics import ledger_by_year
 from sim.errors import ParameterError
+from sim.numbers import human, percent, probability
 from sim.priors.sampling import root_seed
 from sim.run.dataset import coordinates, provenance
 from sim.run.inputs import all_inputs
@@ -194,14 +194,21 @@ def breakeven(scenario: Scenario, *, lever: str = "bonus", target: str = "force-
     Returns
     -------
     xarray.Dataset
-        Per sample: ``breakeven_scale`` [1] (NaN without a root in the bracket),
-        ``breakeven_status`` (codes of `STATUS_MEANINGS`), ``breakeven_value`` and
-        ``today_value`` (the lever's quantity in the first step at s* and at 1, in
-        `LEVERS` units), ``force_change_persons`` at today's level; per sample, year and
-        payer: ``today_spend_rub_by_year`` and ``breakeven_spend_rub_by_year`` [RUB]
-        (bonuses, pay and compensation). Attrs: the run's provenance, ``lever``,
-        ``target``, ``bracket``, ``tolerance_persons``, ``model_runs`` (model runs made,
-        in whole-run equivalents) and ``wall_seconds``.
+        Dims ``sample``, ``year``, ``payer`` (federal, regional). Per sample:
+
+        - ``breakeven_scale`` [1]: s*, a multiple of today's level (NaN without a root in
+          the bracket);
+        - ``breakeven_status``: codes 0-4 of `STATUS_MEANINGS` (found, below_bracket,
+          above_bracket, at_a_jump, not_converged);
+        - ``breakeven_value`` and ``today_value``: the lever's quantity in the first step
+          at s* and at 1 [RUB per recruit or persons per month, `LEVERS`];
+        - ``force_change_persons`` [persons]: F_K - F_0 at today's level.
+
+        Per sample, year and payer: ``today_spend_rub_by_year`` and
+        ``breakeven_spend_rub_by_year`` [RUB] (bonuses, pay and compensation falling in
+        the calendar year). Attrs: the run's provenance, ``lever``, ``target``,
+        ``bracket``, ``tolerance_persons``, ``model_runs`` (model runs made, in whole-run
+        equivalents) and ``wall_seconds``.
 
     Raises
     ------
@@ -322,8 +329,27 @@ def probability_above_today(ds: xr.Dataset) -> float:
     return float(above.mean())
 
 
+def _scale_text(x: float) -> str:
+    """A lever scale: two decimals (1.35), or three significant digits below 0.1."""
+    return f"{x:.2f}" if abs(x) >= 0.1 or x == 0 else human(x)
+
+
 def breakeven_text(ds: xr.Dataset) -> str:
-    """A short human summary of a `breakeven` result."""
+    """A short human summary of a `breakeven` result.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        From `breakeven`.
+
+    Returns
+    -------
+    str
+        Several lines: the median and 5-95% range of the break-even scale and of the
+        lever's value at break-even (amounts as 611k, 1.2M), P(break-even above today's
+        level) in %, the samples without a root by reason, and per calendar year and
+        payer the median manpower spend today and at break-even [RUB].
+    """
     lever, quantity = ds.attrs["lever"], ds.attrs["lever_quantity"]
     unit = LEVERS[lever][2]
     status = ds["breakeven_status"].values
@@ -339,12 +365,14 @@ def breakeven_text(ds: xr.Dataset) -> str:
         today = ds["today_value"].values[found]
         q = np.quantile
         lines.append(
-            f"  scale     median {q(scale, 0.5):.2f}  [5-95%: {q(scale, 0.05):.2f} to "
-            f"{q(scale, 0.95):.2f}]  ({found.sum():,} of {n:,} samples)")
+            f"  scale     median {_scale_text(q(scale, 0.5))}  [5-95%: "
+            f"{_scale_text(q(scale, 0.05))} to {_scale_text(q(scale, 0.95))}]  "
+            f"({found.sum():,} of {n:,} samples)")
         lines.append(
             f"  {quantity} at break-even: median {human(q(value, 0.5))} [{human(q(value, 0.05))}"
             f" to {human(q(value, 0.95))}] {unit}, against {human(q(today, 0.5))} today")
-    lines.append(f"  P(break-even above today's level) = {percent(probability_above_today(ds))}")
+    lines.append("  P(break-even above today's level) = "
+                 f"{probability(probability_above_today(ds))}")
     for code, text in ((BELOW, f"the force grows even at {low}x: break-even below the bracket"),
                        (ABOVE, f"the force shrinks even at {high}x: break-even above the "
                                "bracket"),

@@ -160,10 +160,22 @@ def cost_per_soldier(scenario: Scenario, *, lever: str = "bonus", relative_step:
     Returns
     -------
     xarray.Dataset
-        Dims ``sample``, ``payer`` (federal, regional, total); the variables of `MEASURES`
-        [RUB or USD per soldier, or per soldier-year], ``force_change_persons`` and
-        ``soldier_years`` at today's level. Attrs: the run's provenance, ``lever``,
-        ``relative_step``.
+        Dims ``sample``, ``payer`` (federal, regional, total). Variables (sample, payer):
+
+        - ``average_cost_rub_per_net_soldier``, ``average_cost_usd_per_net_soldier``
+          [RUB, USD per soldier]: manpower spend over the horizon / (F_K - F_0), NaN where
+          the force did not grow;
+        - ``average_cost_rub_per_soldier_year``, ``average_cost_usd_per_soldier_year``
+          [RUB, USD per soldier-year]: spend / soldier-years served at the front;
+        - ``marginal_cost_rub_per_soldier``, ``marginal_cost_usd_per_soldier`` [RUB, USD
+          per soldier]: extra spend / extra deployed force at the horizon for a lever
+          step of +-h, NaN where the lever moves no soldier;
+        - ``marginal_cost_rub_per_soldier_year``, ``marginal_cost_usd_per_soldier_year``
+          [RUB, USD per soldier-year].
+
+        Per sample: ``force_change_persons`` [persons] and ``soldier_years`` [year] at
+        today's level. Attrs: the run's provenance, ``analysis = "cost_per_soldier"``,
+        ``lever``, ``lever_quantity``, ``relative_step``.
     """
     check_lever(scenario, lever)
     if not (np.isfinite(relative_step) and 0.0 < relative_step <= 0.5):
@@ -228,7 +240,13 @@ def average_cost(ds: xr.Dataset) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        The ``average_*`` variables of `MEASURES` by sample and payer.
+        Dims ``sample``, ``payer`` (federal, regional, total). Variables (sample, payer):
+        ``average_cost_rub_per_net_soldier`` and ``average_cost_usd_per_net_soldier``
+        [RUB, USD per soldier]: manpower spend over the horizon (bonuses, pay and
+        compensation) / (F_K - F_0), NaN where the force did not grow;
+        ``average_cost_rub_per_soldier_year`` and ``average_cost_usd_per_soldier_year``
+        [RUB, USD per soldier-year]: spend / soldier-years served at the front. Each
+        variable's ``units``, ``long_name`` and ``description`` attrs say the same.
     """
     missing = [name for name in ("spend_rub", "rub_per_usd", "force_persons") if name not in ds]
     if missing or "scenario" in ds.dims:

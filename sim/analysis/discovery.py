@@ -42,8 +42,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sim.analysis.summary import human
 from sim.errors import ParameterError
+from sim.numbers import human, percent
 
 MAX_CONDITION_CHARS = 1000
 """Longest condition text accepted."""
@@ -437,7 +437,7 @@ class Discovery:
 
 
 def _pct(share: float) -> str:
-    return f"{100 * share:.1f}%"
+    return percent(share)
 
 
 def p_value_text(p_value: float) -> str:
@@ -579,6 +579,15 @@ def discover(ds: xr.Dataset, where: str, *, min_density: float = 0.8,
     Returns
     -------
     Discovery
+        The condition (``where``), the samples used and dropped, ``holds`` and
+        ``base_rate`` (share of samples where it holds, 0-1); the PRIM ``trajectory``
+        (DataFrame indexed by ``box``, 0 = every sample: ``coverage``, ``density``,
+        ``mass`` as shares 0-1, ``restricted`` a count) and the ``chosen`` row; the
+        reported box's ``coverage``, ``density``, ``mass`` (0-1) and whether it
+        ``reached_target``; ``limits`` (DataFrame indexed by ``param_*`` name, most
+        significant first: ``low``, ``high`` the box and ``sample_low``,
+        ``sample_high`` the sampled range, in the parameter's units; ``p_value``); the
+        ``pruned`` restrictions. ``text()`` renders it (shares in %).
 
     Raises
     ------

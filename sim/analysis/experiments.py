@@ -25,7 +25,7 @@ import itertools
 import json
 import math
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +35,14 @@ import xarray as xr
 from scipy.stats import qmc
 
 from sim import io
-from sim.analysis.summary import claims_table, human
+from sim.analysis.summary import TEXT_WIDTH, claims_table, table_text
 from sim.config.scenario import Scenario, load_scenario, read_toml, suggest
 from sim.core.schema import SCHEMA
 from sim.core.units import attrs
 from sim.core.variables import shape
 from sim.errors import ConfigError, OutputError, ParameterError, ResourceError
 from sim.io import outputs
+from sim.numbers import MONTH_UNITS, csv_header, format_value, human, unit_label
 from sim.priors.distributions import Prior, PriorError, prior_from_value
 from sim.priors.sampling import root_seed, uncertain_keys
 from sim.run.chunks import STORAGE_DTYPE, default_chunk_samples
@@ -79,27 +80,73 @@ SWEEP_SPAWN_KEY = 2**32 + 2
 
 @dataclass(frozen=True)
 class Experiment:
-    """One scenario of a sweep: its label, factor values and validated config."""
+    """One scenario of a sweep: its label, factor values and validated config.
+
+    Attributes
+    ----------
+    label : str
+        ``key=value, ...`` of its factors, or the config file's stem for a list of
+        configs (``baseline``); the ``scenario_label`` coordinate of the results.
+    factors : dict
+        Dotted config key -> value (``{"config": "baseline.toml"}`` for a config list).
+    scenario : Scenario
+        The validated config; change its run with ``load_sweep(path, samples=...)`` or
+        ``dataclasses.replace(e, scenario=e.scenario.with_run(samples=...))``.
+    """
 
     label: str
     factors: dict[str, Any]
     scenario: Scenario
 
 
-def load_sweep(path: str | Path) -> list[Experiment]:
+SCENARIO_KEYS = frozenset(SCHEMA) - {"run"} | {"extends", "claims", "correlations"}
+"""Top-level keys of a scenario config that a sweep file never has."""
+
+
+def load_sweep(path: str | Path, samples: int | None = None,
+               seed: int | None = None) -> list[Experiment]:
     """Read a sweep file and expand it into validated scenarios.
+
+    Parameters
+    ----------
+    path : str or Path
+        The sweep file: ``base = "CONFIG.toml"`` and ``[factors]``, or
+        ``configs = [...]`` (module docstring).
+    samples : int, optional
+        Samples of every scenario, instead of the sweep file's ``[run] samples`` (or
+        each config's): ``load_sweep("configs/sweeps/sources.toml", samples=1_000)``.
+    seed : int, optional
+        Root seed of every scenario's run. Factors sampled with ``{ sample = PRIOR }``
+        keep the values the file's seed draws, so the scenarios stay the same.
+
+    Returns
+    -------
+    list of Experiment
+        One per scenario, in sweep order: ``label`` (the factors as ``key=value``, or
+        the config file's stem for ``configs = [...]``), ``factors`` (dotted config key
+        -> value; ``{"config": FILE}`` for a config list) and the validated
+        ``scenario``.
 
     Raises
     ------
     ConfigError
-        One line naming the sweep file, the key and what was expected.
+        One line naming the sweep file, the key and what was expected; a scenario config
+        given where a sweep file is expected is named as such.
+    ParameterError
+        `samples` or `seed` out of range (`Scenario.with_run`).
     """
-    path = str(path)
+    experiments = _load_sweep(str(path))
+    if samples is None and seed is None:
+        return experiments
+    return [replace(e, scenario=e.scenario.with_run(samples, seed)) for e in experiments]
+
+
+def _load_sweep(path: str) -> list[Experiment]:
     raw = read_toml(path)
-    if not {"base", "configs"} & set(raw) and set(raw) & set(SCHEMA):
-        raise ConfigError(path, "", "not a sweep file: expected base = \"CONFIG.toml\" and "
-                          "[factors], or configs = [...]; it looks like a scenario config "
-                          "(run it with fiscal-sim run)")
+    if not {"base", "configs", "factors"} & set(raw) and set(raw) & SCENARIO_KEYS:
+        raise ConfigError(path, "", "not a sweep file: it looks like a scenario config (a "
+                          "sweep file has base = ... and [factors], or configs = [...]); "
+                          "run it with `fiscal-sim run`")
     for key in raw:
         if key not in SWEEP_KEYS:
             raise ConfigError(path, key, f"unknown key{suggest(key, SWEEP_KEYS)}")
@@ -560,41 +607,243 @@ def _stack(experiments: list[Experiment], datasets: list[xr.Dataset]) -> xr.Data
 
 COMPARED = {
     "force_change_persons": "force change",
-    "bonus_spend_usd_per_day_mean": "bonus USD/day",
+    "bonus_spend_usd_per_day_mean": "bonus spend",
     "bonus_share_of_defense_horizon": "bonus/defence",
-    "months_of_decline": "months declining",
+    "months_of_decline": "months of decline",
 }
-"""Outcomes in the comparison table, with their short column names."""
+"""Outcomes in the comparison table, with their short column names (the text adds units)."""
+
+COMPARISON_QUANTILES = (0.05, 0.5, 0.95)
+
+
+def factor_names(ds: xr.Dataset) -> list[str]:
+    """The sweep's factors: the coordinates along ``scenario`` other than its index and
+    ``scenario_label`` (dotted config keys, or ``config`` for a list of configs)."""
+    return [str(name) for name, coord in ds.coords.items()
+            if coord.dims == (SCENARIO,) and name not in (SCENARIO, "scenario_label")]
+
+
+def _factor_values(ds: xr.Dataset, name: str) -> list:
+    return [v.item() if hasattr(v, "item") else v for v in np.asarray(ds[name].values)]
+
+
+def fixed_and_varying_factors(ds: xr.Dataset) -> tuple[dict[str, Any], list[str]]:
+    """The factors with one value in every scenario (name -> value), and the others.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sweep (`run_experiments`).
+
+    Returns
+    -------
+    fixed : dict
+        Factor -> its value, for the factors the same in every scenario.
+    varying : list of str
+        The factors that differ between scenarios, in sweep order.
+    """
+    fixed, varying = {}, []
+    for name in factor_names(ds):
+        values = _factor_values(ds, name)
+        same = all(v == values[0] or (v != v and values[0] != values[0]) for v in values)
+        if same and ds.sizes[SCENARIO] > 1:
+            fixed[name] = values[0]
+        else:
+            varying.append(name)
+    return fixed, varying
+
+
+def indexed_by_label(ds: xr.Dataset) -> xr.Dataset:
+    """The sweep with its ``scenario`` dim indexed by ``scenario_label`` (``baseline``,
+    ``official``, ``bonus.regional_growth=0.1, ...``) instead of 0, 1, 2, so that
+    ``.to_series()`` and ``.to_dataframe()`` show readable labels.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sweep (`run_experiments`).
+
+    Returns
+    -------
+    xarray.Dataset
+        The same data; ``scenario`` is now a dim without a coordinate, the labels are
+        its index.
+    """
+    return ds.swap_dims({SCENARIO: "scenario_label"})
+
+
+def comparison_numbers(ds: xr.Dataset) -> pd.DataFrame:
+    """Per scenario, the comparison's numbers in columns (for CSV and further work).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sweep (`run_experiments`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario. Columns: ``scenario`` (its label); one per factor (its
+        value in that scenario); for each outcome of `COMPARED`, ``NAME p5 [UNITS]``,
+        ``NAME p50 [UNITS]``, ``NAME p95 [UNITS]`` (percentiles over samples, in the
+        variable's units, shares as fractions); for each claim, ``CLAIM percentile``
+        (the claim's percentile in the scenario's samples, 0-100; NaN where the scenario
+        does not hold the claim).
+    """
+    rows = []
+    for i in range(ds.sizes[SCENARIO]):
+        one = ds.isel({SCENARIO: i})
+        row: dict[str, Any] = {"scenario": str(one.scenario_label.values)}
+        for name in factor_names(ds):
+            row[name] = one[name].values.item()
+        for name in COMPARED:
+            units = ds[name].attrs.get("units", "")
+            x = np.asarray(one[name], dtype=np.float64)
+            values = np.nanquantile(x, COMPARISON_QUANTILES) if np.isfinite(x).any() else (
+                [np.nan] * len(COMPARISON_QUANTILES))
+            for q, value in zip(COMPARISON_QUANTILES, values, strict=True):
+                row[csv_header(f"{name} p{round(100 * q)}", units)] = float(value)
+        for _, claim in claims_table(one).iterrows():
+            row[f"{claim['claim']} percentile"] = claim["percentile"]
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def comparison_table(ds: xr.Dataset) -> pd.DataFrame:
-    """Per scenario: median and 90% interval of key outcomes, and each claim's verdict.
+    """Per scenario: median and 90% interval of key outcomes, and each claim's verdict,
+    as text for people (the numbers are in `comparison_numbers`).
 
-    Columns are the outcome names of `COMPARED` (``"median [p5, p95]"`` text) and
-    one per claim label (``"verdict (percentile)"``).
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sweep (`run_experiments`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario. Columns: ``scenario`` (its label); one per outcome of
+        `COMPARED` (named as the variable), ``"median [p5, p95]"`` over samples in the
+        variable's units (``85.4k [-109k, 287k]`` persons, ``20.6M [15.8M, 26.5M]``
+        USD/day, shares in %, months with one decimal); one per claim label,
+        ``"verdict (percentile)"`` (``inside (59)``: the verdict against the scenario's
+        90% band and the claim's percentile in its samples).
     """
     rows = []
     for i in range(ds.sizes[SCENARIO]):
         one = ds.isel({SCENARIO: i})
         row = {"scenario": str(one.scenario_label.values)}
         for name in COMPARED:
-            x = np.asarray(one[name], dtype=np.float64)
-            p5, p50, p95 = np.nanquantile(x, (0.05, 0.5, 0.95))
-            row[name] = f"{human(p50)} [{human(p5)}, {human(p95)}]"
+            row[name] = _band_text(one[name])
         for _, claim in claims_table(one).iterrows():
             row[claim["claim"]] = f"{claim['verdict']} ({claim['percentile']:.0f})"
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def comparison_text(ds: xr.Dataset) -> str:
-    """The comparison table as text, with short column names and a claims legend."""
-    table = comparison_table(ds)
-    claims = [c for c in table.columns if c != "scenario" and c not in COMPARED]
-    renamed = table.rename(columns={**COMPARED, **{c: f"C{i + 1}" for i, c in
-                                                   enumerate(claims)}})
-    legend = [f"  C{i + 1}: {c}" for i, c in enumerate(claims)]
-    return "\n".join([
-        "Scenarios: median [5th, 95th percentile] over samples; claims: verdict "
-        "against the 90% band (percentile)",
-        renamed.to_string(index=False), *legend])
+def _band_text(da: xr.DataArray) -> str:
+    """``median [p5, p95]`` of a per-sample variable, in its units (`format_value`)."""
+    x = np.asarray(da, dtype=np.float64)
+    if not np.isfinite(x).any():
+        return "n/a"
+    units = da.attrs.get("units", "")
+    p5, p50, p95 = (format_value(v, units) for v in np.nanquantile(x, COMPARISON_QUANTILES))
+    return f"{p50} [{p5}, {p95}]"
+
+
+def _short_names(names: list[str]) -> dict[str, str]:
+    """Factor names as column headers: the last part of a dotted key when that is unique
+    (``bonus.regional_growth`` -> ``regional_growth``), else the whole key."""
+    last = [name.split(".")[-1] for name in names]
+    return {name: short if last.count(short) == 1 else name
+            for name, short in zip(names, last, strict=True)}
+
+
+def _show_factor(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        return str(value)
+    return human(value)
+
+
+def _scenario_columns(ds: xr.Dataset) -> pd.DataFrame:
+    """The columns that name each scenario: one per varying factor (short names), or the
+    label when whole configs are compared or nothing varies."""
+    _, varying = fixed_and_varying_factors(ds)
+    varying = [name for name in varying if name != "config"]
+    if not varying:
+        return pd.DataFrame({"scenario": [str(v) for v in ds.scenario_label.values]})
+    short = _short_names(varying)
+    return pd.DataFrame({short[name]: [_show_factor(v) for v in _factor_values(ds, name)]
+                         for name in varying})
+
+
+def comparison_text(ds: xr.Dataset, width: int = TEXT_WIDTH) -> str:
+    """The comparison of a sweep's scenarios as text for a terminal.
+
+    Factors with the same value in every scenario are listed once above the tables;
+    each scenario is named by the factors that vary (last part of the dotted key,
+    ``regional_growth``, unless two factors share it) or, for a list of configs, by the
+    config's file stem. The first table shows the median [5th, 95th percentile] of the
+    outcomes of `COMPARED`, units in the header. The second shows each claim's verdict
+    against each scenario's 90% band with the claim's percentile; claims inside the band
+    in every scenario are listed on one line instead of as columns; the claims are
+    numbered ``C1``, ``C2`` ... with a legend below. A table wider than `width` is split
+    into blocks of columns, each repeating the scenario columns.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sweep (`run_experiments`).
+    width : int
+        The widest line [characters].
+
+    Returns
+    -------
+    str
+        Several lines, none wider than `width` unless one cell is.
+    """
+    fixed, _ = fixed_and_varying_factors(ds)
+    names = _scenario_columns(ds)
+    keys = list(names.columns)
+    outcomes = names.copy()
+    for name in COMPARED:
+        units = ds[name].attrs.get("units", "")
+        header = (COMPARED[name] if units in MONTH_UNITS
+                  else f"{COMPARED[name]} [{unit_label(units)}]")
+        outcomes[header] = [_band_text(ds[name].isel({SCENARIO: i}))
+                            for i in range(ds.sizes[SCENARIO])]
+    lines = [f"{ds.sizes[SCENARIO]} scenarios x {ds.sizes.get('sample', 0):,} samples; "
+             "outcomes: median [5th, 95th percentile] over samples"]
+    if fixed:
+        lines.append("fixed in every scenario: " + ", ".join(
+            f"{name}={_show_factor(value)}" for name, value in fixed.items()))
+    lines += ["", table_text(outcomes, left=keys, repeat=len(keys), width=width)]
+
+    verdicts = [claims_table(ds.isel({SCENARIO: i})).set_index("claim")
+                for i in range(ds.sizes[SCENARIO])]
+    labels = list(dict.fromkeys(label for table in verdicts for label in table.index))
+    if not labels:
+        return "\n".join(lines)
+    number = {label: f"C{i + 1}" for i, label in enumerate(labels)}
+    inside_everywhere = [label for label in labels
+                         if all(label in t.index and t.loc[label, "verdict"] == "inside"
+                                for t in verdicts)]
+    shown = [label for label in labels if label not in inside_everywhere]
+    prior = {label for t in verdicts for label in t.index if t.loc[label, "used_for"] ==
+             "prior"}
+    lines += ["", "Claims: verdict against each scenario's 90% band (the claim's percentile "
+              "in its samples); * set a prior, tests nothing"]
+    if inside_everywhere:
+        lines.append("inside the band in every scenario: "
+                     + ", ".join(number[label] + ("*" if label in prior else "")
+                                 for label in inside_everywhere))
+    if any(label not in t.index for label in shown for t in verdicts):
+        lines.append("-: not a claim of that scenario")
+    if shown:
+        table = names.copy()
+        for label in shown:
+            table[number[label] + ("*" if label in prior else "")] = [
+                f"{t.loc[label, 'verdict']} {t.loc[label, 'percentile']:.0f}"
+                if label in t.index else "-" for t in verdicts]
+        lines.append(table_text(table, left=keys, repeat=len(keys), width=width))
+    lines += [f"  {number[label]}: {label}" for label in labels]
+    return "\n".join(lines)

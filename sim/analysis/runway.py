@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sim.analysis.summary import percent
 from sim.errors import ParameterError
+from sim.numbers import iso_date, probability
 
 EVENTS = {"first_cut_date": "no cut yet", "first_stress_date": "stress not yet over threshold"}
 """The event variables and what their survival curve's share means."""
@@ -49,11 +49,19 @@ class Runway:
     start: dt.date
 
     def text(self) -> str:
-        """A short human summary."""
-        lines = ["Runway to regional bonus cuts (share of futures):"]
+        """A short human summary: per chosen date (ISO), the probability of a cut and of
+        the stress over its threshold by then, in %.
+
+        Returns
+        -------
+        str
+            A heading and one line per date.
+        """
+        lines = [f"Runway to regional bonus cuts (share of {self.samples:,} futures):"]
         for date, row in self.by_date.iterrows():
-            lines.append(f"  by {date}: cut {percent(row['P(cut by date)'])}, stress over "
-                         f"threshold {percent(row['P(stress over threshold by date)'])}")
+            lines.append(f"  by {iso_date(date)}: cut {probability(row['P(cut by date)'])}, "
+                         "stress over threshold "
+                         f"{probability(row['P(stress over threshold by date)'])}")
         return "\n".join(lines)
 
 
@@ -84,6 +92,12 @@ def runway(ds: xr.Dataset, dates: Sequence[dt.date | str] | None = None) -> Runw
     Returns
     -------
     Runway
+        ``survival``: a DataFrame indexed by ``date`` (each step start, then the horizon's
+        end) with columns ``no cut yet`` and ``stress not yet over threshold``, the
+        shares of samples (0-1) in which the event has not happened by that date;
+        ``by_date``: indexed by the chosen dates, columns ``P(cut by date)`` and
+        ``P(stress over threshold by date)`` (0-1); ``samples``; ``start`` (day 0 of
+        the event dates). ``text()`` renders ``by_date`` in %.
 
     Raises
     ------

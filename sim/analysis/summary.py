@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,9 @@ from sim.config.claims import claim_weights
 from sim.config.scenario import Claim
 from sim.core.timegrid import TimeGrid
 from sim.core.units import SAMPLE, TIME_BOUND, YEAR
+from sim.numbers import format_value, percentage_points, probability, unit_label
+from sim.numbers import human as human  # re-exported for old callers; use sim.numbers
+from sim.numbers import percent as percent  # re-exported for old callers; use sim.numbers
 
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 BAND = (0.05, 0.95)
@@ -54,51 +58,106 @@ variable the results do not hold (the regions' response) is left out."""
 
 @dataclass(frozen=True)
 class Summary:
-    """The summary of a run.
+    """The summary of a run (or of a calibration's posterior particles).
+
+    Every table holds numbers in the variables' own units (RUB, USD, persons; shares as
+    fractions, ``units = "1"``); ``str(summary)`` renders them for people (`sim.numbers`:
+    611k, 8.1%, months with one decimal, probabilities in %, standard errors in
+    percentage points).
 
     Attributes
     ----------
     outcomes : pandas.DataFrame
-        One row per outcome: ``quantity``, ``units``, ``mean``, ``p5`` ... ``p95``.
+        One row per outcome (`OUTCOMES`, then `OPTIONAL_OUTCOMES` the results hold; a
+        ``*_by_year`` outcome gives one row per calendar year, ``name[2025]``). Columns:
+        ``quantity``, ``units`` (the variable's units attribute: ``persons``, ``month``,
+        ``USD/day``, ``RUB``, ``1`` for a share), ``mean``, ``p5``, ``p25``, ``p50``,
+        ``p75``, ``p95`` (mean and percentiles over samples, in ``units``).
     probabilities : pandas.DataFrame
-        ``event``, ``probability``, ``mc_se`` (Monte Carlo standard error).
+        One row per key event (`EVENTS`) the results can answer. Columns: ``event`` (its
+        description), ``probability`` (share of samples, 0-1), ``mc_se`` (Monte Carlo
+        standard error sqrt(p (1 - p) / n), 0-1).
     claims : pandas.DataFrame
-        One row per claim: its value, the simulated 5/50/95th percentiles, the
-        claim's percentile in the simulated distribution and the verdict.
+        One row per claim (`claims_table`): ``claim``, ``window`` (ISO dates),
+        ``value`` and ``unit`` (as the source gives them), ``p5``, ``p50``, ``p95``
+        (the simulated quantity, in ``unit``), ``percentile`` (the claim's, 0-100),
+        ``verdict`` (``inside``, ``below``, ``above`` the 90% band), ``used_for``
+        (``evidence`` or ``prior``), ``source``.
     ledger : pandas.DataFrame
-        Who pays, per calendar year (`ledger_table`).
+        Who pays, per calendar year (`ledger_table`): ``year``, ``payer``, ``quantity``
+        (an item, ``total`` or ``share of <budget>``), ``units`` (``RUB`` or ``1``),
+        ``mean``, ``p5``, ``p50``, ``p95``.
+    posterior_particles : int or None
+        For a calibration's result (`sim.analysis.calibration.calibrate`), the number of
+        posterior particles the tables are taken over; None for a run.
     """
 
     outcomes: pd.DataFrame
     probabilities: pd.DataFrame
     claims: pd.DataFrame
     ledger: pd.DataFrame
+    posterior_particles: int | None = None
 
     def __str__(self) -> str:
+        if self.posterior_particles is None:
+            over, given = "quantiles over samples", ""
+        else:
+            over = f"posterior quantiles over {self.posterior_particles:,} particles"
+            given = ", given the observations"
+        probabilities = ("Key probabilities" if self.posterior_particles is None
+                         else "Key probabilities (posterior, given the observations)")
         return "\n\n".join(
             (
-                "Outcomes (quantiles over samples)\n" + _outcome_text(self.outcomes),
-                "Who pays, per calendar year (quantiles over samples)\n"
-                + _ledger_text(self.ledger),
-                "Key probabilities\n" + _probability_text(self.probabilities),
+                f"Outcomes ({over}{given})\n" + _outcome_text(self.outcomes),
+                f"Who pays, per calendar year ({over}; RUB, shares of each payer's own "
+                "budgets in %)\n" + _ledger_text(self.ledger),
+                f"{probabilities}; mc_se: Monte Carlo standard error\n"
+                + _probability_text(self.probabilities),
                 "Claims against the simulated 90% band\n" + _claims_text(self.claims),
             )
         )
 
 
+def is_posterior(ds: xr.Dataset) -> bool:
+    """Whether `ds` holds a calibration's posterior particles rather than a run's samples.
+
+    A calibration (`sim.analysis.calibration.calibrate`) records ``calibration_method``
+    (and ``particles``) in its attrs; ``analysis = "calibration"`` is accepted too.
+    """
+    return "calibration_method" in ds.attrs or ds.attrs.get("analysis") == "calibration"
+
+
 def summarize(ds: xr.Dataset) -> Summary:
-    """Summarise a results Dataset from `sim.simulate` (or read back from netCDF).
+    """Summarise a results Dataset from `sim.simulate` (or read back from a file), or a
+    calibration's posterior particles.
 
     Parameters
     ----------
     ds : xarray.Dataset
+        One run's results (no ``scenario`` dim), full or summary.
 
     Returns
     -------
     Summary
+        Four tables of numbers, each in its variables' units:
+
+        - ``outcomes``: per outcome (``quantity``, ``units``) the ``mean`` and the
+          ``p5``, ``p25``, ``p50``, ``p75``, ``p95`` percentiles over samples;
+        - ``ledger``: who pays, per ``year`` and ``payer``: spend per item and in total
+          [RUB], and that total as a share of the payer's budgets [1]; ``mean``, ``p5``,
+          ``p50``, ``p95``;
+        - ``probabilities``: per key ``event``, its ``probability`` and Monte Carlo
+          standard error ``mc_se`` (both 0-1);
+        - ``claims``: per claim, its ``value`` and ``unit``, the simulated ``p5``,
+          ``p50``, ``p95``, its ``percentile`` (0-100), ``verdict`` and ``used_for``.
+
+        ``str()`` of it is the text the CLI prints (amounts 611k, shares and
+        probabilities in %, standard errors in percentage points, months with one
+        decimal); for a calibration the headings say the quantiles are posterior.
     """
+    particles = int(ds.sizes[SAMPLE]) if is_posterior(ds) else None
     return Summary(outcome_table(ds), probability_table(ds), claims_table(ds),
-                   ledger_table(ds))
+                   ledger_table(ds), particles)
 
 
 def outcome_table(ds: xr.Dataset) -> pd.DataFrame:
@@ -245,64 +304,105 @@ def evidence_count(claims: pd.DataFrame) -> tuple[int, int]:
 
 # ---------------------------------------------------------------- text rendering
 
-
-def human(x: float) -> str:
-    """A number with a readable scale suffix: 1.23k, 4.56M, 7.89bn, 1.2trn."""
-    ax = abs(x)
-    for scale, suffix in ((1e12, "trn"), (1e9, "bn"), (1e6, "M"), (1e3, "k")):
-        if ax >= scale:
-            return f"{x / scale:.3g}{suffix}"
-    if ax != 0 and ax < 0.01:
-        return f"{x:.2e}"
-    return f"{x:.3g}"
+QUANTILE_COLUMNS = ("mean", "p5", "p25", "p50", "p75", "p95")
+TEXT_WIDTH = 120
+"""Widest text table a terminal shows without wrapping lines (`table_text` splits wider
+ones into blocks of columns)."""
 
 
-def _format(df: pd.DataFrame, numeric: list[str]) -> str:
-    shown = df.copy()
-    for column in numeric:
-        shown[column] = shown[column].map(human)
-    return shown.to_string(index=False)
+def table_text(frame: pd.DataFrame, *, left: Sequence[str] = (), repeat: int = 0,
+               width: int | None = None) -> str:
+    """A table of already formatted cells as aligned text columns.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Cells are shown as ``str(cell)``; the header is the column names.
+    left : sequence of str
+        Columns aligned left (labels); every other column is aligned right (numbers).
+    repeat : int
+        The first `repeat` columns label the rows: when the table is split, every block
+        starts with them.
+    width : int, optional
+        The widest line allowed [characters]; a wider table is split into blocks of
+        columns, one under the other, separated by a blank line. None: never split.
+
+    Returns
+    -------
+    str
+        Columns separated by two spaces, no trailing spaces.
+    """
+    columns = [str(c) for c in frame.columns]
+    cells = {c: [str(v) for v in frame[name]] for c, name in zip(columns, frame.columns,
+                                                                     strict=True)}
+    widths = {c: max([len(c), *(len(v) for v in cells[c])]) for c in columns}
+    keys, rest = columns[:repeat], columns[repeat:]
+    blocks: list[list[str]] = []
+    used = sum(widths[c] + 2 for c in keys)
+    for column in rest:
+        if blocks and width is not None and used + widths[column] > width:
+            blocks.append([])
+            used = sum(widths[c] + 2 for c in keys)
+        if not blocks:
+            blocks.append([])
+        blocks[-1].append(column)
+        used += widths[column] + 2
+    blocks = blocks or [[]]
+
+    def line(values: dict[str, str], shown: list[str]) -> str:
+        return "  ".join(values[c].ljust(widths[c]) if c in left else values[c].rjust(widths[c])
+                         for c in shown).rstrip()
+
+    parts = []
+    for block in blocks:
+        shown = keys + block
+        rows = [line({c: c for c in shown}, shown)]
+        rows += [line({c: cells[c][i] for c in shown}, shown) for i in range(len(frame))]
+        parts.append("\n".join(rows))
+    return "\n\n".join(parts)
 
 
 def _outcome_text(df: pd.DataFrame) -> str:
-    return _format(df, ["mean", "p5", "p25", "p50", "p75", "p95"])
-
-
-def percent(x: float) -> str:
-    """A share as a percentage with two significant digits or one decimal: 8.1%, 0.53%."""
-    value = 100 * x
-    return f"{value:.1f}%" if abs(value) >= 1 else f"{value:.2g}%"
+    shown = df.astype(object)
+    for column in QUANTILE_COLUMNS:
+        shown[column] = [format_value(v, u) for v, u in zip(df[column], df["units"],
+                                                            strict=True)]
+    shown["units"] = [unit_label(u) for u in df["units"]]
+    return table_text(shown, left=("quantity", "units"))
 
 
 def _ledger_text(df: pd.DataFrame) -> str:
     if df.empty:
         return "(no ledger in these results)"
     shown = df.drop(columns=["units"]).astype(object)
-    shares = df["units"] == "1"
     for column in ("mean", "p5", "p50", "p95"):
-        shown[column] = [percent(v) if share else human(v)
-                         for v, share in zip(df[column], shares, strict=True)]
+        shown[column] = [format_value(v, u) for v, u in zip(df[column], df["units"],
+                                                            strict=True)]
     shown.loc[shown["year"].duplicated(), "year"] = ""
     shown.loc[(df["year"].astype(str) + df["payer"]).duplicated(), "payer"] = ""
-    return shown.to_string(index=False)
+    return table_text(shown, left=("year", "payer", "quantity"))
 
 
 def _probability_text(df: pd.DataFrame) -> str:
-    shown = df.copy()
-    shown["probability"] = shown["probability"].map(lambda p: f"{p:.3f}")
-    shown["mc_se"] = shown["mc_se"].map(lambda s: f"{s:.3f}")
-    return shown.to_string(index=False)
+    shown = df.astype(object)
+    shown["probability"] = df["probability"].map(probability)
+    shown["mc_se"] = df["mc_se"].map(percentage_points)
+    return table_text(shown, left=("event",))
 
 
 def _claims_text(df: pd.DataFrame) -> str:
     if df.empty:
         return "(no claims in this scenario)"
-    shown = df.drop(columns=["source", "used_for"])
-    shown["percentile"] = shown["percentile"].map(lambda p: f"{p:.1f}")
+    shown = df.drop(columns=["source", "used_for"]).astype(object)
+    for column in ("value", "p5", "p50", "p95"):
+        shown[column] = [format_value(v, u) for v, u in zip(df[column], df["unit"],
+                                                            strict=True)]
+    shown["unit"] = [unit_label(u) for u in df["unit"]]
+    shown["percentile"] = df["percentile"].map(lambda p: f"{p:.1f}")
     prior = df["used_for"] == "prior"
     shown.loc[prior, "verdict"] = shown.loc[prior, "verdict"] + " (set a prior)"
     inside, total = evidence_count(df)
     note = (f"\n{inside} of {total} claims used as evidence lie inside the band"
             + (f"; {int(prior.sum())} set a prior here and test nothing" if prior.any()
                else ""))
-    return _format(shown, ["value", "p5", "p50", "p95"]) + note
+    return table_text(shown, left=("claim", "window", "unit", "verdict")) + note
