@@ -395,14 +395,31 @@ def calibrate(scenario: Scenario, observations: ObservationSet | str, *, particl
     Returns
     -------
     xarray.Dataset
-        The same variables as `sim.simulate` for N equally weighted posterior
-        particles (on ``sample``), plus ``prior_p5/p50/p95``, ``posterior_p5/p50/p95``
-        and ``narrowing`` on ``parameter`` (the uncertain priors, then the uncertain
-        reporting biases as ``bias.<reporter>``), ``posterior_rank_correlation``
-        (``parameter``, ``parameter_b``), posterior predictive checks on
-        ``observation``, and in attrs the diagnostics (stages, ESS, acceptance, log
-        evidence), ``unseparable_pairs`` (`identifiability`), ``observations_json`` and
-        ``data_end``.
+        The posterior and what it forecasts. Data variables, by dimension:
+
+        - (``sample``, ...): every variable of `sim.simulate` (``keep="full"``) for the
+          N equally weighted posterior particles (``sample`` is the particle), and
+          ``bias_<reporter>`` [1], each particle's reporting-bias multiplier.
+        - ``parameter`` (the uncertain priors, then the uncertain reporting biases as
+          ``bias.<reporter>``): ``prior_p5``, ``prior_p50``, ``prior_p95`` and
+          ``posterior_p5``, ``posterior_p50``, ``posterior_p95`` [the units of the
+          parameter's ``param_*`` variable; 1 for a bias]; ``narrowing`` [1], the
+          posterior 90% interval width over the prior's (1: the data did not narrow it).
+        - (``parameter``, ``parameter_b``): ``posterior_rank_correlation`` [1],
+          Spearman correlation of each pair over the particles.
+        - ``observation`` (one per observation, by its label): ``observed``, the
+          reported value; ``predictive_p5``, ``predictive_p50``, ``predictive_p95``,
+          the posterior predictive 90% interval and median (reporting bias and
+          observation error included) [the observation's units]; and
+          ``predictive_percentile``, where the observed value falls in it (0 to 100).
+
+        Attrs: those of `sim.simulate`, plus ``calibration_method``,
+        ``observations_file``, ``particles``, ``stages``, ``stage_beta``,
+        ``stage_ess``, ``stage_acceptance`` (JSON lists, one entry per tempering
+        stage), ``final_distinct_particles``, ``log_evidence``, ``latent_dimension``,
+        ``unseparable_pairs`` (JSON, from `identifiability`), ``observations_json``
+        (the observations as read), ``data_end`` (ISO date the last observation ends)
+        and, if the particles collapsed, ``warning``.
 
     Raises
     ------
@@ -585,7 +602,8 @@ def data_end(observations: ObservationSet) -> str:
 
 
 _DESCRIPTIONS = {
-    "prior": "Prior percentile of each uncertain parameter (unit: parameter_units).",
+    "prior": "Prior percentile of each uncertain parameter, in the units of its param_* "
+             "variable.",
     "posterior": "Posterior percentile of each uncertain parameter over the particles.",
     "predictive": "Posterior predictive percentile of each observation, observation error "
                   "included.",

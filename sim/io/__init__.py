@@ -3,6 +3,9 @@ Zarr store of streamed runs (`store`), netCDF/Zarr results, fault injection for 
 Builds on core and priors only.
 
 The functions of `sim.io.files` are re-exported here (``sim.io.read_results``).
+
+Internal: what users need is re-exported by `sim` and `sim.plots` (the public API,
+docs/architecture.md); the modules here may change.
 """
 
 from sim.io.files import (
