@@ -1,8 +1,8 @@
 """The installed package's version (recorded in every output)."""
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib.metadata
 
 try:
-    __version__ = version("fiscal-strain-sim")
-except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = importlib.metadata.version("fiscal-strain-sim")
+except importlib.metadata.PackageNotFoundError:  # a source tree that was not installed
     __version__ = "0+unknown"

@@ -337,6 +337,18 @@ def split_observations(observations: ObservationSet, cutoff: dt.date,
 def cutoff_dates(first, last, every_months: int) -> list[dt.date]:
     """Cutoffs from `first` to `last` (inclusive), every `every_months` calendar months.
 
+    Parameters
+    ----------
+    first, last : str or datetime.date
+        The first cutoff and the latest allowed one (ISO dates as text are accepted).
+    every_months : int
+        Calendar months between cutoffs (>= 1).
+
+    Returns
+    -------
+    list of datetime.date
+        ``first``, ``first + every_months``, ... up to and including ``last``.
+
     Raises
     ------
     ParameterError
