@@ -3,7 +3,9 @@
 observations drawn on them, the pairs the data cannot separate, forecast skill.
 
 Same conventions as `sim.report.plots`: each function takes a Dataset and an optional
-``ax`` and returns the Axes; Okabe-Ito colours; units on every axis; numbers with
+``ax`` and returns the Axes; its semantic palette (the posterior is `MODEL`, the prior
+`PRIOR`, observations `OBSERVED`, nominal levels `THRESHOLD`, naive forecasts
+`CATEGORIES`); a title with the horizon or the cutoffs; units on every axis; numbers with
 readable scales (k, M, bn, trn) and never in scientific notation (`readable`).
 """
 
@@ -18,7 +20,22 @@ import pandas as pd
 import xarray as xr
 
 from sim.core.schema import CLAIM_QUANTITIES
-from sim.report.plots import BLUE, FIGSIZE, GREEN, OKABE_ITO, ORANGE, PURPLE, SKY, VERMILLION
+from sim.numbers import human
+from sim.report.plots import (
+    CATEGORIES,
+    FIGSIZE,
+    MODEL,
+    MODEL_DARK,
+    MODEL_TINTS,
+    OBSERVED,
+    PRIOR,
+    THRESHOLD_STYLE,
+    fit_titles,
+    horizon_text,
+    legend_below,
+    share_formatter,
+    zero_line,
+)
 
 DATA_END_LABEL = "data end / forecast"
 OBSERVED_LABEL = "observed, as reported"
@@ -31,25 +48,9 @@ SHARE_SUFFIXES = ("_share", "_rate", "_growth", "inflation", "drift", "volatilit
 
 def readable(x) -> str:
     """Three significant digits with a scale suffix, never scientific notation:
-    611k, 1.03trn, 0.00175, -37.3k; "" for NaN."""
+    611k, 1.03trn, 0.00175, -37.3k (`sim.numbers.human`); "" for NaN."""
     x = float(x)
-    if math.isnan(x):
-        return ""
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if x == 0:
-        return "0"
-    rounded = float(f"{x:.3g}")
-    for scale, suffix in ((1e12, "trn"), (1e9, "bn"), (1e6, "M"), (1e3, "k"), (1.0, "")):
-        if abs(rounded) >= scale:
-            return _significant(rounded / scale) + suffix
-    return _significant(rounded)
-
-
-def _significant(value: float) -> str:
-    decimals = max(0, 2 - math.floor(math.log10(abs(value))))
-    text = f"{value:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return "" if math.isnan(x) else human(x)
 
 
 def percent(x) -> str:
@@ -84,11 +85,9 @@ def _figure(height: float = FIGSIZE[1], width: float = FIGSIZE[0]):
 
 
 def horizon(ds: xr.Dataset) -> str:
-    """The horizon of the results, e.g. ``Jan 2024 to Dec 2026``."""
-    bounds = ds["time_bound"].values
-    first = _date(bounds[0])
-    last = _date(bounds[-1]) - dt.timedelta(days=1)
-    return f"{first:%b %Y} to {last:%b %Y}"
+    """The horizon of the results as months, e.g. ``2024-01 to 2026-12``
+    (`sim.report.plots.horizon_text`)."""
+    return horizon_text(ds)
 
 
 def _date(value) -> dt.date:
@@ -112,17 +111,24 @@ def mark_data_end(ax, ds: xr.Dataset, legend: bool = True):
                 xytext=(2, -3), textcoords="offset points", ha="left", va="top",
                 fontsize="small", color="0.15", zorder=7,
                 bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.0})
-    if legend and ax.get_legend() is not None:
+    if legend and (ax.get_legend() is not None or ax.figure.legends):
         _legend_below(ax)
     return ax
 
 
 def _legend_below(ax, ncol: int = 3) -> None:
-    """The legend under the axes (constrained layout keeps it inside the canvas)."""
-    ax.figure.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=ncol,
-                     fontsize="small", frameon=False)
-    if ax.get_legend() is not None:
-        ax.get_legend().remove()
+    """The legend under the axes (`sim.report.plots.legend_below`), keeping the entries
+    of a legend already drawn (a twin axis's among them) and adding the axes' new ones."""
+    handles, labels = [], []
+    for legend in [*ax.figure.legends, ax.get_legend()]:
+        if legend is not None:
+            handles += list(legend.legend_handles)
+            labels += [text.get_text() for text in legend.get_texts()]
+    for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+        if label not in labels:
+            handles.append(handle)
+            labels.append(label)
+    legend_below(ax, ncol=ncol, handles=handles, labels=labels)
 
 
 def forecast_view(draw, title: str, time_axis: bool = False, legend_below: bool = False):
@@ -137,11 +143,8 @@ def forecast_view(draw, title: str, time_axis: bool = False, legend_below: bool 
         if time_axis:
             mark_data_end(ax, ds)
         elif legend_below and ax.get_legend() is not None:
-            legend = ax.get_legend()
-            handles, labels = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
-            legend.remove()
-            ax.figure.legend(handles, labels, loc="outside lower center", ncol=4,
-                             fontsize="small", frameon=False)
+            _legend_below(ax)
+        fit_titles(ax.figure)
         return ax
 
     return view
@@ -166,9 +169,9 @@ def parameter_units(ds: xr.Dataset) -> dict[str, str]:
 
 def prior_posterior_chart(ds: xr.Dataset, ax=None):
     """Prior against posterior, one row per parameter: the prior's 90% interval and
-    median (grey) and the posterior's (blue), each parameter scaled so its prior 90%
-    interval runs from 0 to 1; rows sorted by narrowing (most narrowed on top), the
-    numbers on the right.
+    median (`PRIOR`, grey) and the posterior's (`MODEL`, blue), each parameter scaled so
+    its prior 90% interval runs from 0 to 100%; rows sorted by narrowing (most narrowed
+    on top), the numbers on the right.
 
     Returns
     -------
@@ -182,8 +185,9 @@ def prior_posterior_chart(ds: xr.Dataset, ax=None):
                      / (ds["prior_p95"] - ds["prior_p5"])).values.astype(float)
     order = np.argsort(-np.nan_to_num(narrowing, nan=np.inf))  # most narrowed plotted last
     count = len(names)
+    owned = ax is None
     if ax is None:
-        ax = _figure(height=1.9 + 0.3 * count, width=11.0)
+        ax = _figure(height=2.1 + 0.3 * count, width=11.0)
     units = parameter_units(ds)
 
     def column(name):
@@ -196,11 +200,12 @@ def prior_posterior_chart(ds: xr.Dataset, ax=None):
         return (x - p5) / width
 
     y = np.arange(count)
-    ax.hlines(y + 0.14, 0, 1, color="0.55", lw=5, alpha=0.6, label="prior 90% interval")
+    ax.hlines(y + 0.14, 0, 1, color=PRIOR, lw=5, alpha=0.7, label="prior 90% interval")
     ax.plot(scaled(p50), y + 0.14, "|", color="0.25", ms=10, mew=2, label="prior median")
     q5, q50, q95 = column("posterior_p5"), column("posterior_p50"), column("posterior_p95")
-    ax.hlines(y - 0.14, scaled(q5), scaled(q95), color=BLUE, lw=5, label="posterior 90% interval")
-    ax.plot(scaled(q50), y - 0.14, "o", color=VERMILLION, ms=5, label="posterior median")
+    ax.hlines(y - 0.14, scaled(q5), scaled(q95), color=MODEL_TINTS[1], lw=5,
+              label="posterior 90% interval")
+    ax.plot(scaled(q50), y - 0.14, "o", color=MODEL_DARK, ms=5, label="posterior median")
     shown = [names[i] for i in order]
     ax.set_yticks(y, shown, fontsize="small")
     right = ax.secondary_yaxis("right")
@@ -215,14 +220,29 @@ def prior_posterior_chart(ds: xr.Dataset, ax=None):
     low = min(-0.1, float(np.nanmin(scaled(q5))) - 0.05)
     high = max(1.1, float(np.nanmax(scaled(q95))) + 0.05)
     ax.set_xlim(max(low, -1.0), min(high, 2.0))
-    ax.set_xlabel("position within the prior's 90% interval [1] (0: prior 5th percentile, "
-                  "1: prior 95th)")
-    ax.figure.suptitle(f"Prior against posterior, {len(names)} calibrated parameters: 90% "
-                       "intervals and medians, the most narrowed by the data on top",
+    ax.xaxis.set_major_formatter(share_formatter())
+    ax.set_xlabel("position within the prior's 90% interval [%] (0%: the prior's 5th "
+                  "percentile, 100%: its 95th)")
+    end = data_end(ds)
+    data = f", data to {end}" if end is not None else ""
+    ax.figure.suptitle(f"Prior against posterior, {len(names)} calibrated parameters{data}: "
+                       "90% intervals and medians, the most narrowed by the data on top",
                        fontsize="medium")
-    ax.figure.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=4,
-                     fontsize="small", frameon=False)
+    if owned:
+        legend_below(ax, ncol=4)
+    else:
+        ax.legend(loc="best", fontsize="small", frameon=False)
+    fit_titles(ax.figure)
     return ax
+
+
+def _parameter_unit(name: str, unit: str) -> str:
+    """A parameter's unit for an axis: shares in %, a reporting bias a multiplier."""
+    if is_share(name, unit):
+        return f"%/{unit[2:]}" if unit.startswith("1/") else "%"
+    if name.startswith("bias."):
+        return "multiplier"
+    return unit or "1"
 
 
 def _pair(low: float, high: float, name: str, units: dict) -> str:
@@ -350,15 +370,16 @@ def predictive_chart(ds: xr.Dataset, key: tuple | str, ax=None):
     else:
         x, step = bounds, "post"
         q = xr.concat([q, q.isel(time=-1)], dim="time")  # the last step's value to its end
-    for (low, high), alpha in zip(((0.05, 0.95), (0.25, 0.75)), (0.22, 0.42), strict=True):
-        ax.fill_between(x, q.sel(quantile=low), q.sel(quantile=high), step=step, color=BLUE,
-                        alpha=alpha, lw=0, label=f"model, {low:.0%}-{high:.0%}")
-    ax.plot(x, q.sel(quantile=0.5), color=BLUE, lw=1.8, drawstyle="steps-post" if step
+    for (low, high), colour in zip(((0.05, 0.95), (0.25, 0.75)), MODEL_TINTS, strict=True):
+        ax.fill_between(x, q.sel(quantile=low), q.sel(quantile=high), step=step, color=colour,
+                        lw=0, label=f"model, {round(100 * low)}th-{round(100 * high)}th "
+                                    "percentile")
+    ax.plot(x, q.sel(quantile=0.5), color=MODEL, lw=1.8, drawstyle="steps-post" if step
             else "default", label="model, median")
     records = [r for r in observations(ds)
                if (r["quantity"], r.get("payer"), r.get("item")) == key]
     reporters = list(dict.fromkeys(r.get("reporter") or "" for r in records))
-    colours = (VERMILLION, PURPLE, GREEN, ORANGE, SKY)
+    colours = (OBSERVED, *CATEGORIES[3:])  # the first reporter in the observation colour
     for n, reporter in enumerate(reporters):
         mine = [r for r in records if (r.get("reporter") or "") == reporter]
         colour = colours[n % len(colours)]
@@ -370,12 +391,12 @@ def predictive_chart(ds: xr.Dataset, key: tuple | str, ax=None):
         for (middle, _, _, factor), r in zip(placed, mine, strict=True):
             if "predictive_p5" in r:
                 ax.vlines(middle, r["predictive_p5"] * factor, r["predictive_p95"] * factor,
-                          color="0.15", lw=1.0, zorder=4)
+                          color=MODEL_DARK, lw=1.0, zorder=4)
         ax.plot(xs, [r["value"] * p[3] for r, p in zip(mine, placed, strict=True)], "D",
                 color=colour, ms=5, ls="none", zorder=6,
                 label=f"{OBSERVED_LABEL} ({reporter})" if reporter else OBSERVED_LABEL)
     if any("predictive_p5" in r for r in records):
-        ax.plot([], [], color="0.15", lw=1.0, label="predictive 90% interval "
+        ax.plot([], [], color=MODEL_DARK, lw=1.0, label="predictive 90% interval "
                 "(bias and error included)")
     per = {"month": "per month", "day": "per day"}.get(str(ds.attrs.get("time_step")), "per step")
     name = str(da.attrs.get("long_name", quantity_name(key))).removeprefix("daily ")
@@ -394,6 +415,7 @@ def predictive_chart(ds: xr.Dataset, key: tuple | str, ax=None):
     mark_data_end(ax, ds, legend=False)
     _legend_below(ax)
     ax.figure.autofmt_xdate()
+    fit_titles(ax.figure)
     return ax
 
 
@@ -441,29 +463,38 @@ def unseparable_chart(ds: xr.Dataset, top: int = 4):
     pairs = drawable_pairs(ds, top)
     units = parameter_units(ds)
     count = max(len(pairs), 1)
-    figure, axes = plt.subplots(1, count, figsize=(min(4.2 * count, 14.0), 4.2),
+    figure, axes = plt.subplots(1, count, figsize=(min(max(4.2 * count, 5.0), 14.0), 4.2),
                                 layout="constrained", squeeze=False)
+    if not pairs:
+        axes[0][0].text(0.5, 0.5, "the observations separate every pair of parameters",
+                        ha="center", va="center", transform=axes[0][0].transAxes)
+        axes[0][0].set_axis_off()
     for ax, pair in zip(axes[0], pairs, strict=False):
         a, b = _draws(ds, pair["a"]), _draws(ds, pair["b"])
-        ax.scatter(a, b, s=6, color=BLUE, alpha=0.35, lw=0)
-        ax.set_xlabel(f"{pair['a']} [{units.get(pair['a'], '')}]", fontsize="small")
-        ax.set_ylabel(f"{pair['b']} [{units.get(pair['b'], '')}]", fontsize="small")
-        ax.xaxis.set_major_formatter(_formatter())
-        ax.yaxis.set_major_formatter(_formatter())
+        ax.scatter(a, b, s=6, color=MODEL, alpha=0.35, lw=0)
+        for axis, name in ((ax.xaxis, pair["a"]), (ax.yaxis, pair["b"])):
+            unit = units.get(name, "")
+            share = is_share(name, unit)
+            axis.set_label_text(f"{name} [{_parameter_unit(name, unit)}]", fontsize="small")
+            axis.set_major_formatter(share_formatter() if share else _formatter())
         ax.tick_params(labelsize="small")
         ax.set_title(f"rank correlation {pair['rank_correlation']:+.2f}", fontsize="small")
-    figure.suptitle("Pairs the observations cannot separate: posterior particles",
+    end = data_end(ds)
+    data = f" (data to {end})" if end is not None else ""
+    figure.suptitle(f"Pairs the observations cannot separate{data}: posterior particles",
                     fontsize="medium")
+    fit_titles(figure)
     return axes[0][0]
 
 
 # ------------------------------------------------------------------ backtest
 
-METHOD_COLOURS = {"model": BLUE, "last": ORANGE, "mean3": GREEN}
+METHOD_COLOURS = {"model": MODEL, "last": CATEGORIES[2], "mean3": CATEGORIES[4]}
+"""The calibrated model in the model's colour, the naive forecasts in category colours."""
 
 
 def _method_colour(method: str, i: int) -> str:
-    return METHOD_COLOURS.get(method, OKABE_ITO[(i + 3) % len(OKABE_ITO)])
+    return METHOD_COLOURS.get(method, CATEGORIES[(i + 5) % len(CATEGORIES)])
 
 
 def _month(value) -> str:
@@ -520,16 +551,17 @@ def backtest_skill_chart(ds: xr.Dataset, table=None):
         middle.plot(x, 100 * model[column].to_numpy(float), "o-",
                     color=_method_colour(naive, i + 1), lw=1.5, ms=4,
                     label=f"against {naive}")
-    middle.axhline(0, color="0.3", lw=0.9)
+    zero_line(middle)
     middle.set_ylabel("model's CRPS skill [%]\n(> 0: model better)")
     middle.legend(loc="best", fontsize="small", frameon=False, ncol=len(skills))
-    for level, colour, marker in ((50, SKY, "s"), (90, BLUE, "o")):
+    for level, colour, marker in ((50, MODEL_TINTS[1], "s"), (90, MODEL, "o")):
         name = _column(table, f"coverage_{level}")
         if name is None:
             continue
         bottom.plot(x, 100 * model[name].to_numpy(float), marker=marker, color=colour, lw=1.5,
-                    label=f"model's {level}% interval (dotted: nominal)")
-        bottom.axhline(level, color=colour, lw=0.9, ls=":")
+                    label=f"model's {level}% interval")
+        bottom.axhline(level, **THRESHOLD_STYLE)
+    bottom.plot([], [], **THRESHOLD_STYLE, label="nominal levels, 50% and 90%")
     bottom.set_ylim(-5, 105)
     bottom.set_ylabel("held-out values inside\nthe interval [%]")
     bottom.set_xlabel("cutoff (calibrated on the observations over by this date)")
@@ -537,6 +569,7 @@ def backtest_skill_chart(ds: xr.Dataset, table=None):
     if len(x) == 1:
         top.set_xlim(x[0] - np.timedelta64(45, "D"), x[0] + np.timedelta64(45, "D"))
     figure.autofmt_xdate()
+    fit_titles(figure)
     return top
 
 
@@ -612,7 +645,7 @@ def backtest_forecast_chart(ds: xr.Dataset, most: int = 6):
             ax.plot(lead + offsets[i], get("predictive_p50"), "_", color="white", ms=5, mew=1.2)
         half = 0.22 * len(methods) / 2 + 0.06
         ax.hlines(view["observed"].values.astype(float)[held], lead - half, lead + half,
-                  color=VERMILLION, lw=2.2, zorder=5,
+                  color=OBSERVED, lw=2.2, zorder=5,
                   label="observed" if panel == shown[0] else None)
         ax.set_title(f"cutoff {_month(view['cutoff'].values)}, calibrated on "
                      f"{int(view['training_observations'].values)} observations"
@@ -633,4 +666,5 @@ def backtest_forecast_chart(ds: xr.Dataset, most: int = 6):
                     f"{more}", fontsize="medium")
     figure.legend(loc="outside lower center", ncol=len(methods) + 1 if columns > 1 else 2,
                   fontsize="small", frameon=False)
+    fit_titles(figure)
     return axes[0][0]

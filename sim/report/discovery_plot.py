@@ -2,7 +2,9 @@
 trajectory, and the chosen box drawn inside the sampled ranges of its parameters.
 
 matplotlib is imported inside the function, so ``import sim`` never needs it. Style as in
-`sim.report.plots`: Okabe-Ito colours, units on every axis, readable number scales.
+`sim.report.plots`: its semantic palette (the target density is a `THRESHOLD`, the chosen
+box the `HIGHLIGHT`, the box's ranges a `CATEGORIES` colour), units on every axis,
+readable number scales.
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from __future__ import annotations
 import numpy as np
 
 from sim.analysis.discovery import WEAK_P_VALUE, Discovery, p_value_text
-from sim.analysis.summary import human
-from sim.report.plots import BLUE, FIGSIZE, VERMILLION
+from sim.numbers import human
+from sim.report.plots import CATEGORIES, FIGSIZE, HIGHLIGHT, THRESHOLD_STYLE, fit_titles
 
+BOX = CATEGORIES[0]
+"""The box's range of each restricted parameter."""
 GREY = "0.85"
 TITLE_CHARS = 70
 """Longest condition text shown in the title (longer ones are cut with "...")."""
 
 
-def discovery_chart(result: Discovery, axes=None):
+def discovery_chart(result: Discovery, axes=None, when: str = ""):
     """Two panels: the peeling trajectory and the chosen box.
 
     Left, every box of PRIM's trajectory as coverage (x) against density (y), coloured
@@ -34,6 +38,9 @@ def discovery_chart(result: Discovery, axes=None):
     axes : sequence of two matplotlib.axes.Axes, optional
         Where to draw (left, right); by default a new figure, taller with more
         restricted parameters.
+    when : str, optional
+        The horizon the condition is about, for the title (e.g. ``2025-01 to 2026-12``,
+        `sim.report.plots.horizon_text` of the run).
 
     Returns
     -------
@@ -51,8 +58,10 @@ def discovery_chart(result: Discovery, axes=None):
     fig = left.figure
     _trajectory_panel(result, left)
     _box_panel(result, right)
-    fig.suptitle(f'Where "{_cut(result.where, TITLE_CHARS)}" holds: '
+    over = f" over {when}" if when else ""
+    fig.suptitle(f'Where "{_cut(result.where, TITLE_CHARS)}" holds{over}: '
                  f"{_pct(result.base_rate)} of {result.samples:,} samples")
+    fit_titles(fig)
     return fig
 
 
@@ -71,7 +80,7 @@ def _trajectory_panel(result: Discovery, ax) -> None:
     bar = ax.figure.colorbar(points, ax=ax, pad=0.01, fraction=0.05, aspect=30)
     bar.set_label("restricted parameters [count]")
     bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.axhline(100 * result.min_density, color="0.4", lw=1, ls="--",
+    ax.axhline(100 * result.min_density, **THRESHOLD_STYLE,
                label=f"target density {_pct(result.min_density)}")
     chosen = result.trajectory.iloc[result.chosen]
     if result.pruned:
@@ -80,7 +89,7 @@ def _trajectory_panel(result: Discovery, ax) -> None:
                    label=f"densest box, before dropping {len(result.pruned)} weak "
                          "restrictions")
     x, y = 100 * result.coverage, 100 * result.density
-    ax.scatter([x], [y], s=170, facecolors="none", edgecolors=VERMILLION, linewidths=2,
+    ax.scatter([x], [y], s=170, facecolors="none", edgecolors=HIGHLIGHT, linewidths=2,
                zorder=4, label="box reported" if result.pruned else "chosen box")
     # The note sits in the upper right, where a trajectory (density falling as coverage
     # grows) seldom goes, unless the chosen box is there itself.
@@ -93,7 +102,7 @@ def _trajectory_panel(result: Discovery, ax) -> None:
                 f"{len(result.limits)} restricted", (x, y), xytext=corner[:2],
                 textcoords="axes fraction", ha=corner[2], va=corner[3], fontsize="small",
                 bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7"},
-                arrowprops={"arrowstyle": "->", "color": VERMILLION, "lw": 1,
+                arrowprops={"arrowstyle": "->", "color": HIGHLIGHT, "lw": 1,
                             "shrinkB": 8}, zorder=5)
     ax.set_xlim(0, 104)
     ax.set_ylim(0, 105)
@@ -121,10 +130,10 @@ def _box_panel(result: Discovery, ax) -> None:
     weak = limits["p_value"].to_numpy() > WEAK_P_VALUE
     y = np.arange(len(limits))[::-1]
     ax.barh(y, 100, height=0.36, color=GREY, label="sampled range")
-    ax.barh(y[~weak], (high - low)[~weak], left=low[~weak], height=0.36, color=BLUE,
+    ax.barh(y[~weak], (high - low)[~weak], left=low[~weak], height=0.36, color=BOX,
             label=f"box (p \u2264 {WEAK_P_VALUE})")
     if weak.any():
-        ax.barh(y[weak], (high - low)[weak], left=low[weak], height=0.36, color=BLUE,
+        ax.barh(y[weak], (high - low)[weak], left=low[weak], height=0.36, color=BOX,
                 alpha=0.35, label=f"box (p > {WEAK_P_VALUE}, weak)")
     for row, (_, limit) in zip(y, limits.iterrows(), strict=True):
         ax.text(50, row + 0.24, f"[{human(limit.low)}, {human(limit.high)}] of "

@@ -11,42 +11,61 @@ import xarray as xr
 from sim.analysis.breakeven import ABOVE, BELOW, probability_above_today
 from sim.analysis.levers import LEVERS
 from sim.analysis.runway import Runway
-from sim.analysis.summary import human, percent
-from sim.report.plots import BLUE, GREEN, ORANGE, VERMILLION, _axes, _formatter
+from sim.numbers import human, iso_date, probability
+from sim.report.plots import (
+    CATEGORIES,
+    MODEL,
+    MODEL_DARK,
+    MODEL_TINTS,
+    THRESHOLD_STYLE,
+    _axes,
+    amount_formatter,
+    fit_titles,
+    horizon_text,
+    legend_below,
+    share_formatter,
+)
 
 
 def runway_chart(result: Runway, ax=None):
     """Survival curves: the share of futures in which the regions have not yet cut their
-    bonuses, and in which their stress has not yet crossed the threshold, by date; the
-    probabilities of a cut by the chosen dates marked.
+    bonuses (`MODEL`), and in which their stress has not yet crossed the threshold, by
+    date; the probabilities of a cut by the chosen dates marked on the first curve and
+    listed.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
-    from matplotlib.ticker import PercentFormatter
-
+    owned = ax is None
     ax = _axes(ax)
     dates = pd.to_datetime(pd.Index(result.survival.index))
-    ax.step(dates, 100 * result.survival["stress not yet over threshold"], where="post",
-            color=ORANGE, lw=1.8, ls="--", label="regional stress not yet over threshold")
-    ax.step(dates, 100 * result.survival["no cut yet"], where="post", color=BLUE, lw=2.2,
+    ax.step(dates, result.survival["stress not yet over threshold"], where="post",
+            color=CATEGORIES[1], lw=1.8, ls="--",
+            label="regional stress not yet over its threshold")
+    ax.step(dates, result.survival["no cut yet"], where="post", color=MODEL, lw=2.2,
             label="no regional bonus cut yet")
     marked = result.by_date
-    ax.plot(pd.to_datetime(pd.Index(marked.index)), 100 * (1 - marked["P(cut by date)"]),
-            marker="o", color=VERMILLION, ms=6, ls="none", label="P(cut by date), listed")
-    ax.text(0.98, 0.97, "\n".join(f"cut by {date}: {percent(row['P(cut by date)'])}"
+    ax.plot(pd.to_datetime(pd.Index(marked.index)), 1 - marked["P(cut by date)"],
+            marker="o", color=MODEL_DARK, markerfacecolor="white", mew=1.8, ms=7, ls="none",
+            label="the dates listed: 1 - P(cut by date)", zorder=4)
+    ax.text(0.98, 0.97, "\n".join(f"P(cut by {date}) = {probability(row['P(cut by date)'])}"
                                   for date, row in marked.iterrows()),
-            transform=ax.transAxes, ha="right", va="top", fontsize="small", color=VERMILLION,
+            transform=ax.transAxes, ha="right", va="top", fontsize="small",
             bbox={"facecolor": "white", "edgecolor": "0.8", "boxstyle": "round"})
-    ax.set_ylim(0, 105)
-    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    ax.set_ylim(0, 1.05)
+    ax.yaxis.set_major_formatter(share_formatter())
     ax.set_ylabel("share of futures [%]")
     ax.set_xlabel("date")
-    ax.set_title(f"Runway to regional bonus cuts ({result.samples:,} futures from "
-                 f"{result.start})")
-    ax.legend(loc="lower left", fontsize="small", frameon=False)
+    end = iso_date(dates[-1].to_datetime64())
+    ax.set_title(f"Runway to regional bonus cuts, {result.start} to {end} "
+                 f"({result.samples:,} futures)")
+    if owned:
+        legend_below(ax, ncol=2)
+    else:
+        ax.legend(loc="lower left", fontsize="small", frameon=False)
     ax.figure.autofmt_xdate()
+    fit_titles(ax.figure)
     return ax
 
 
@@ -63,19 +82,21 @@ def breakeven_chart(ds: xr.Dataset, ax=None, bins: int = 50):
     -------
     matplotlib.axes.Axes
     """
+    owned = ax is None
     ax = _axes(ax)
     lever = ds.attrs["lever"]
     _, quantity, unit = LEVERS[lever]
     value = ds["breakeven_value"].values.astype(np.float64)
     found = np.isfinite(value)
-    ax.hist(value[found], bins=bins, color=BLUE, alpha=0.6,
+    ax.hist(value[found], bins=bins, color=MODEL_TINTS[1],
             label=f"break-even, {found.sum():,} futures")
     today = float(np.median(ds["today_value"].values))
-    ax.axvline(today, color=VERMILLION, lw=2, label=f"today's level (median) {human(today)}")
+    ax.axvline(today, **THRESHOLD_STYLE,
+               label=f"today's level (median) {human(today)}: P(break-even above it) = "
+                     f"{probability(probability_above_today(ds))}")
     if found.any():
         median = float(np.median(value[found]))
-        ax.axvline(median, color=GREEN, lw=2, ls="--",
-                   label=f"break-even median {human(median)}")
+        ax.axvline(median, color=MODEL_DARK, lw=2.2, label=f"break-even median {human(median)}")
     status = ds["breakeven_status"].values
     low, high = ds.attrs["bracket"].split(",")
     for code, text in ((BELOW, f"below the bracket (force grows even at {low}x)"),
@@ -83,10 +104,15 @@ def breakeven_chart(ds: xr.Dataset, ax=None, bins: int = 50):
         count = int((status == code).sum())
         if count:
             ax.plot([], [], ls="none", label=f"{count:,} futures {text}")
-    ax.xaxis.set_major_formatter(_formatter())
+    ax.xaxis.set_major_formatter(amount_formatter())
     ax.set_xlabel(f"{quantity} at break-even, first month [{unit}]")
     ax.set_ylabel("futures [count]")
-    ax.set_title(f"Break-even {quantity}: force at the horizon = force at the start\n"
-                 f"P(above today's level) = {percent(probability_above_today(ds))}")
-    ax.legend(loc="upper right", fontsize="small", frameon=False)
+    when = f", {horizon_text(ds)}" if horizon_text(ds) else ""
+    ax.set_title(f"Break-even {quantity}{when}:\nthe level at which the force ends the "
+                 "horizon where it started")
+    if owned:
+        legend_below(ax, ncol=2)
+    else:
+        ax.legend(loc="upper right", fontsize="small", frameon=False)
+    fit_titles(ax.figure)
     return ax
