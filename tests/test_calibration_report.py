@@ -22,6 +22,7 @@ from sim.report.calibration_plots import DATA_END_LABEL, OBSERVED_LABEL, percent
 from sim.report.html import kind_of
 
 from .conftest import CONFIGS
+from .test_report import HUMAN_NUMBER, assert_readable_page
 
 matplotlib.use("Agg")
 
@@ -75,7 +76,7 @@ def _rows(table: str) -> int:
 def _cells(page: str) -> list[str]:
     """Every table cell of the page but the provenance (raw attributes)."""
     without = page.replace(_table(page, "provenance"), "")
-    return re.findall(r"<td>(.*?)</td>", without, flags=re.S)
+    return re.findall(r"<td[^>]*>(.*?)</td>", without, flags=re.S)
 
 
 def test_posterior_report_files_title_and_sections(reports):
@@ -112,7 +113,7 @@ def test_prior_posterior_table_has_a_row_per_parameter(reports):
     for name in ds["parameter"].values:
         assert f"<td>{name}</td>" in table
     assert "narrowing" in table and "bias.general_staff" in table
-    assert "<td>617k</td>" in table  # force.initial_persons' prior 5th percentile
+    assert "<td class=\"n\">617k</td>" in table  # force.initial_persons' prior 5th percentile
     stages = _table(_page(reports, "posterior"), "stages")
     assert _rows(stages) == int(ds.attrs["stages"])
 
@@ -220,7 +221,57 @@ def test_report_renders_in_headless_chromium(reports, name, tmp_path):
     loaded = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)
     assert loaded, "the page's load check did not run"
     assert loaded.group(1) == loaded.group(2) == str(index.read_text().count("<img"))
+    captioned = re.search(r'data-figures-captioned="(\d+)/(\d+)"', dom)
+    assert captioned and captioned.group(1) == captioned.group(2) == loaded.group(2)
+    assert 'data-scientific-cells="0"' in dom
+    assert_readable_page(dom)
     tables = (("summary", "prior_posterior", "predictive_checks", "stages", "provenance")
               if name == "posterior" else ("summary", "forecasts", "provenance"))
     for table in tables:
         assert f'id="{table}"' in dom
+
+
+@pytest.mark.parametrize("name", ["posterior", "backtest"])
+def test_pages_caption_every_figure_and_show_no_unit_1(reports, name):
+    """Without a browser: a one-sentence caption under every figure (saying the horizon
+    and where the data end), no scientific notation, no units "1"."""
+    page = assert_readable_page(_page(reports, name))
+    assert len(page.captions) == _page(reports, name).count("<figure")
+    for caption in page.captions:
+        assert caption[0].isupper() and caption.endswith(".") and ". " not in caption
+    if name == "posterior":
+        fan = next(c for c in page.captions if c.startswith("Daily signing-bonus spend"))
+        assert "from 2024-01-01 to 2027-01-01" in fan and "line at 2026-01-01" in fan
+        probabilities = page.tables["probabilities"]["rows"]
+        assert all(re.fullmatch(r"\d+\.\d%", row[1]) and row[2].endswith(" pp")
+                   for row in probabilities)
+        shares = [row for row in page.tables["prior_posterior"]["rows"]
+                  if row[0].endswith("_share")]
+        assert shares and all(row[1] == "%" and row[2].endswith("%") for row in shares)
+    else:
+        assert "from 2025-04-01 to 2025-07-01" in page.captions[0]
+        assert set(page.column("forecasts", "units")) == {"persons"}
+
+
+@pytest.mark.parametrize("name", ["posterior", "backtest"])
+def test_csv_files_hold_numbers(reports, name):
+    """Every CSV of the page holds numbers (no "611k" or "8.1%" text), with a ``units``
+    column wherever its rows carry values in units."""
+    import pandas as pd
+
+    files = sorted((reports / f"{name}_report").glob("*.csv"))
+    assert len(files) >= 2
+    for path in files:
+        frame = pd.read_csv(path)
+        for column in frame.columns:
+            if frame[column].dtype == object:
+                assert not frame[column].dropna().astype(str).str.contains(
+                    HUMAN_NUMBER).any(), (path.name, column)
+        if path.stem in ("summary", "ledger", "claims", "prior_posterior",
+                         "predictive_checks", "forecasts") and not (
+                name == "backtest" and path.stem == "summary"):
+            assert "units" in frame and "unit" not in frame, path.name
+    ds = io.read_results(reports / f"{name}.nc")
+    if name == "posterior":
+        table = pd.read_csv(reports / "posterior_report" / "prior_posterior.csv")
+        assert list(table["posterior_p50"]) == [float(v) for v in ds["posterior_p50"].values]

@@ -16,19 +16,32 @@ from __future__ import annotations
 import html
 import json
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sim.analysis.summary import claims_table, ledger_table, outcome_table, probability_table
+from sim.numbers import human, iso_date, percent
 from sim.report import calibration_plots as cp
 from sim.report import plots
-from sim.report.html import _CHECK, _STYLE, _figure, _short, _table
+from sim.report.html import (
+    _CHECK,
+    _STYLE,
+    _figure,
+    _table,
+    assumptions_for_people,
+    by_row,
+    claims_for_people,
+    each,
+    horizon_text,
+    percentile_text,
+    probabilities_for_people,
+    provenance_frame,
+    run_frames,
+    signed,
+)
 
-_PERCENTILE = "{:.0f}".format
 MOST_PAIRS = 30
 """Unseparable pairs listed on the page (all of them are in unseparable.csv)."""
 
@@ -49,61 +62,74 @@ def figures_for(ds: xr.Dataset) -> list[tuple]:
 
 
 def _posterior_figures(ds: xr.Dataset) -> list[tuple]:
-    dashed = "; the dashed line marks where the data end and the forecast begins" if (
-        cp.data_end(ds) is not None) else ""
+    end = cp.data_end(ds)
+    dashed = (f"; the dashed line at {iso_date(end)} marks where the data end and the "
+              "forecast begins") if end is not None else ""
+    window = horizon_text(ds)
+    over = f" from {window}" if window else ""
     figures = [
-        ("fan_bonus_usd_per_day", "Daily signing-bonus spend in USD over the posterior "
-         f"particles: 5-95% and 25-75% bands, median, five particles and the claims about it"
-         f"{dashed}.", cp.forecast_view(lambda d: plots.fan_chart(d, "bonus_spend_usd_per_day"),
-                                    "Daily signing-bonus spend, {horizon}: calibrated "
-                                    "forecast", time_axis=True)),
-        ("fan_force", f"Deployed force over the posterior particles, with the claims about "
-         f"it{dashed}.", cp.forecast_view(lambda d: plots.fan_chart(d, "force_persons"),
-                                    "Deployed force, {horizon}: calibrated forecast",
-                                    time_axis=True)),
-        ("distribution_bonus_usd_per_day", "Mean daily bonus spend over the horizon, data "
-         "period and forecast together, across the posterior particles: histogram, ECDF, "
-         "median and 90% interval.",
+        ("fan_bonus_usd_per_day", f"Daily signing-bonus spend in USD{over} over the "
+         "posterior particles: median, 50% and 90% bands and a few particles, with the "
+         f"published claims about it as markers{dashed}.",
+         cp.forecast_view(lambda d: plots.fan_chart(d, "bonus_spend_usd_per_day"),
+                          "Daily signing-bonus spend, {horizon}: calibrated forecast",
+                          time_axis=True)),
+        ("fan_force", f"The deployed force in persons{over} over the posterior particles: "
+         "median, 50% and 90% bands and a few particles, with the published troop counts as "
+         f"markers{dashed}.",
+         cp.forecast_view(lambda d: plots.fan_chart(d, "force_persons"),
+                          "Deployed force, {horizon}: calibrated forecast", time_axis=True)),
+        ("distribution_bonus_usd_per_day", f"Mean daily signing-bonus spend in USD{over}, "
+         "data period and forecast together, across the posterior particles: histogram and "
+         "cumulative share, with the median, the 90% interval and the $24M-a-day threshold "
+         "of the key probabilities.",
          cp.forecast_view(lambda d: plots.distribution(d, "bonus_spend_usd_per_day_mean"),
                           "Mean daily bonus spend, {horizon}: posterior", legend_below=True)),
-        ("distribution_bonus_share_of_defense", "Bonus bill as a share of the defence "
-         "budget over the horizon, across the posterior particles.",
+        ("distribution_bonus_share_of_defense", "The signing-bonus bill as a share of the "
+         f"defence budget{over} across the posterior particles: histogram and cumulative "
+         "share, with the median, the 90% interval and the 5% threshold of the key "
+         "probabilities.",
          cp.forecast_view(lambda d: plots.distribution(d, "bonus_share_of_defense_horizon"),
                           "Bonus bill as a share of the defence budget, {horizon}: "
                           "posterior", legend_below=True)),
-        ("manpower_balance", "Recruits against irrecoverable losses (posterior medians), with "
-         f"the 90% band of the net change of the force{dashed}.",
+        ("manpower_balance", f"The deployed force's monthly flows in persons per month"
+         f"{over}, means over the posterior particles: in (recruits, wounded returning to "
+         "duty) above zero and out (irrecoverable losses, wounded into recovery, other "
+         "exits, recruits held in training) below, with the net change of the force and its "
+         f"5th to 95th percentile{dashed}.",
          cp.forecast_view(plots.manpower_balance, "Manpower balance, {horizon}: calibrated "
                           "forecast", time_axis=True)),
     ]
     if "spend_rub_by_year" in ds:
-        figures.append(("ledger", "Who pays: mean spend per calendar year by payer and item "
-                        "over the posterior particles, and each payer's spend as a share of "
-                        "its own budget (median).",
+        figures.append(("ledger", "Who pays: mean manpower spend in RUB per calendar year by "
+                        "payer and item over the posterior particles, each bar labelled with "
+                        "the payer's median spend as a share of its own budget.",
                         cp.forecast_view(plots.ledger_chart, "Who pays, {horizon}: manpower "
                                          "spending by payer and item (posterior)")))
     if "claim" in ds.dims and ds.sizes["claim"]:
-        figures.append(("claims", "Each claim of the scenario against its posterior 90% "
-                        "interval, as a ratio to the posterior median.",
+        figures.append(("claims", "Each published claim of the scenario against the "
+                        "posterior 90% interval of the same quantity, both as the difference "
+                        "from the posterior median in %.",
                         cp.forecast_view(plots.claims_chart, "Claims against the calibrated "
                                          "forecast, {horizon}")))
     if {"prior_p5", "posterior_p5"} <= set(ds.data_vars) and ds.sizes.get("parameter"):
         figures.append(("prior_posterior", "Each calibrated parameter's prior and posterior "
-                        "90% interval and median, scaled so the prior's interval runs from 0 "
-                        "to 1; the most narrowed by the data on top.",
+                        "median and 90% interval, scaled so that the prior's interval runs "
+                        "from 0 to 1, with the parameters the data narrowed most on top.",
                         cp.prior_posterior_chart))
     for key in cp.observed_quantities(ds):
         name = cp.quantity_name(key)
-        figures.append((cp.quantity_stem(key), f"The model's {name} per time step over the "
-                        "posterior (bands), the observations of it as reported, reporting bias "
-                        "not removed (a figure over several steps drawn over its window at its "
-                        "average per step), and each one's posterior predictive 90% interval, "
-                        f"reporting bias and observation error included{dashed}.",
+        figures.append((cp.quantity_stem(key), f"The model's {name} per time step{over} "
+                        "over the posterior (bands) with the observations of it as reported "
+                        "(reporting bias not removed; a figure over several steps drawn over "
+                        "its window at its average per step) and each observation's posterior "
+                        "predictive 90% interval, reporting bias and observation error "
+                        f"included{dashed}.",
                         lambda d, k=key: cp.predictive_chart(d, k)))
     if cp.drawable_pairs(ds):
-        figures.append(("unseparable", "Posterior particles of the pairs of parameters the "
-                        "observations cannot separate: the data fix a combination of the two, "
-                        "not each.", cp.unseparable_chart))
+        figures.append(("unseparable", "The posterior particles of the pairs of parameters "
+                        "the observations cannot separate, one panel per pair: the data fix a "
+                        "combination of the two, not each.", cp.unseparable_chart))
     return figures
 
 
@@ -111,14 +137,17 @@ def _backtest_figures(ds: xr.Dataset) -> list[tuple]:
     cutoffs = ds.sizes.get("cutoff", 0)
     shown = len(cp.backtest_cutoffs_shown(ds)) if cutoffs else 0
     some = "" if shown == cutoffs else f" ({shown} of the {cutoffs} cutoffs, evenly spaced)"
+    first, last = (iso_date(ds["cutoff"].values[i]) for i in (0, -1)) if cutoffs else ("", "")
+    when = f" from {first} to {last}" if cutoffs > 1 else f" {first}" if cutoffs else ""
     return [
-        ("backtest_skill", "At each cutoff: the mean CRPS of the calibrated model and of "
-         "the naive forecasts (lower is better), the model's CRPS skill against each naive "
-         "forecast, and how often the model's 50% and 90% predictive intervals held the "
-         "held-out observations.",
+        ("backtest_skill", f"At each cutoff{when}: the mean CRPS of the calibrated model "
+         "and of the naive forecasts (lower is better), the model's CRPS skill against each "
+         "naive forecast, and the share of held-out observations inside the model's 50% and "
+         "90% predictive intervals.",
          lambda d: cp.backtest_skill_chart(d, backtest_scores(d))),
-        ("backtest_forecasts", "Each method's 50% and 90% predictive intervals for every "
-         f"held-out observation, by months after the cutoff{some}, with the observed value.",
+        ("backtest_forecasts", "Each method's median and 50% and 90% predictive intervals "
+         f"for every held-out observation against the observed value, by months after the "
+         f"cutoff, one panel per cutoff{some}.",
          cp.backtest_forecast_chart),
     ]
 
@@ -130,8 +159,7 @@ def summary_frames(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
     others as CSV beside it)."""
     if is_backtest(ds):
         return {"summary": backtest_scores(ds), "forecasts": forecasts_table(ds)}
-    frames = {"summary": outcome_table(ds), "ledger": ledger_table(ds),
-              "probabilities": probability_table(ds), "claims": claims_table(ds)}
+    frames = run_frames(ds)
     if ds.sizes.get("parameter"):
         frames["prior_posterior"] = prior_posterior_table(ds)
     if ds.sizes.get("observation"):
@@ -146,7 +174,7 @@ def prior_posterior_table(ds: xr.Dataset) -> pd.DataFrame:
     narrowing (posterior / prior 90% interval width) when the results hold it."""
     units = cp.parameter_units(ds)
     names = [str(n) for n in ds["parameter"].values]
-    frame = pd.DataFrame({"parameter": names, "unit": [units.get(n, "") for n in names]})
+    frame = pd.DataFrame({"parameter": names, "units": [units.get(n, "") for n in names]})
     for name in ("prior_p5", "prior_p50", "prior_p95", "posterior_p5", "posterior_p50",
                  "posterior_p95", "narrowing"):
         if name in ds:
@@ -165,13 +193,14 @@ def predictive_table(ds: xr.Dataset) -> pd.DataFrame:
         when = (f"{record['start']} to {record['end']}" if record.get("start") else
                 str(record.get("date") or ""))
         rows.append({"observation": label, "window": when,
-                     "unit": record.get("unit", ""), "reporter": record.get("reporter") or "",
+                     "units": record.get("unit", ""),
+                     "reporter": record.get("reporter") or "",
                      **{name: float(ds[name].values[i]) for name in (
                          "observed", "predictive_p5", "predictive_p50", "predictive_p95",
                          "predictive_percentile") if name in ds}})
     frame = pd.DataFrame(rows)
     if not records:
-        frame = frame.drop(columns=["window", "unit", "reporter"])
+        frame = frame.drop(columns=["window", "units", "reporter"])
     return frame
 
 
@@ -210,8 +239,9 @@ def backtest_scores(ds: xr.Dataset) -> pd.DataFrame:
 
 
 def forecasts_table(ds: xr.Dataset) -> pd.DataFrame:
-    """Each held-out observation at each cutoff: the months ahead, the observed value and
-    each method's predictive median and 90% interval."""
+    """Each held-out observation at each cutoff: its ``units``, the months ahead, the
+    observed value and each method's predictive 5th, 50th and 95th percentiles
+    (``METHOD p5`` ...)."""
     rows = []
     for c in range(ds.sizes["cutoff"]):
         view = ds.isel(cutoff=c)
@@ -219,8 +249,10 @@ def forecasts_table(ds: xr.Dataset) -> pd.DataFrame:
             observed = float(view["observed"].values[h])
             if not math.isfinite(observed):
                 continue
-            row = {"cutoff": str(np.datetime64(view["cutoff"].values, "D")),
-                   "held out": label, "months ahead": float(view["lead_months"].values[h]),
+            row = {"cutoff": iso_date(view["cutoff"].values), "held out": label,
+                   "units": str(ds["heldout_unit"].values[h]) if "heldout_unit" in ds
+                   else "",
+                   "months ahead": float(view["lead_months"].values[h]),
                    "observed": observed}
             for method in (str(x) for x in ds["method"].values):
                 for q in (5, 50, 95):
@@ -232,58 +264,52 @@ def forecasts_table(ds: xr.Dataset) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ tables (for humans)
 
-def _each(frame: pd.DataFrame, columns, format_) -> pd.DataFrame:
-    shown = frame.copy()
-    for column in columns:
-        if column in shown:
-            shown[column] = shown[column].map(format_).astype(object)
-    return shown
-
-
-def _by_unit(frame: pd.DataFrame, columns, unit_column: str = "units",
-             name_column: str | None = None) -> pd.DataFrame:
-    """Numbers formatted row by row: percentages where the row's unit is a share."""
-    shown = frame.copy().astype({c: object for c in columns if c in frame})
-    for i, row in frame.iterrows():
-        unit = str(row.get(unit_column, ""))
-        name = str(row[name_column]) if name_column else ""
-        share = cp.is_share(name, unit) if name_column else unit == "1"
-        for column in columns:
-            if column in frame:
-                shown.at[i, column] = (cp.percent if share else cp.readable)(row[column])
-    return shown
-
-
 def human_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """A table of the page as text: readable scales, percentages, no scientific notation."""
-    quantiles = ["mean", "p5", "p25", "p50", "p75", "p95"]
+    """A table of the page as text for people (`sim.report.html.value_text`): k/M/bn/trn
+    in each row's units, shares and rates in %, probabilities with their standard error in
+    pp, percentiles as whole numbers, dates in ISO; never scientific notation.
+
+    Parameters
+    ----------
+    name : str
+        The table's name in `summary_frames` (``summary``, ``ledger``, ``probabilities``,
+        ``claims``, ``prior_posterior``, ``predictive_checks``, ``stages``,
+        ``unseparable``, ``backtest`` for a backtest's scores, ``forecasts``).
+    frame : pandas.DataFrame
+        The table as numbers.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     if name in ("summary", "ledger") and "units" in frame:
-        return _by_unit(frame, quantiles)
+        return by_row(frame)
     if name == "probabilities":
-        return _each(frame, ["probability", "mc_se"], cp.percent)
+        return probabilities_for_people(frame)
     if name == "claims":
-        shown = _each(frame, ["value", "p5", "p50", "p95"], cp.readable)
-        return _each(shown, ["percentile"], _PERCENTILE)
+        return claims_for_people(frame)
     if name == "prior_posterior":
-        shown = _by_unit(frame, [c for c in frame if c.startswith(("prior_", "posterior_"))],
-                         "unit", "parameter")
-        shown = _each(shown, ["narrowing"], cp.readable)
+        shown = by_row(frame, [c for c in frame if c.startswith(("prior_", "posterior_"))],
+                       "units", "parameter")
+        shown = each(shown, ["narrowing"], human)
         return shown.rename(columns={
             "prior_p5": "prior 5%", "prior_p50": "prior median", "prior_p95": "prior 95%",
             "posterior_p5": "posterior 5%", "posterior_p50": "posterior median",
             "posterior_p95": "posterior 95%", "narrowing": "narrowing (posterior / prior "
             "90% width)"})
     if name == "predictive_checks":
-        shown = _each(frame, ["observed", "predictive_p5", "predictive_p50",
-                              "predictive_p95"], cp.readable)
-        shown = _each(shown, ["predictive_percentile"], _PERCENTILE)
+        values = ["observed", "predictive_p5", "predictive_p50", "predictive_p95"]
+        shown = (by_row(frame, values, "units", "observation") if "units" in frame
+                 else each(frame, values, human))
+        shown = each(shown, ["predictive_percentile"], percentile_text)
         return shown.rename(columns={"predictive_p5": "predictive 5%",
                                      "predictive_p50": "predictive median",
                                      "predictive_p95": "predictive 95%",
                                      "predictive_percentile": "percentile of observed"})
     if name == "stages":
-        shown = _each(frame, ["beta", "ess"], cp.readable)
-        return _each(shown, ["acceptance"], cp.percent).rename(
+        shown = each(frame, ["beta"], human)
+        shown = each(shown, ["ess"], lambda x: f"{x:,.0f}")
+        return each(shown, ["acceptance"], percent).rename(
             columns={"beta": "beta (tempering)", "ess": "effective sample size",
                      "acceptance": "move acceptance"})
     if name == "backtest":
@@ -293,28 +319,33 @@ def human_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
             **{c: f"CRPS skill vs {c.removeprefix('crps_skill_')}" for c in frame
                if str(c).startswith("crps_skill_")}})
     if name == "unseparable":
-        shown = _each(frame, ["posterior rank correlation"], "{:+.2f}".format)
-        return _each(shown, ["narrowing a", "narrowing b"], cp.readable)
+        shown = each(frame, ["posterior rank correlation"], signed)
+        return each(shown, ["narrowing a", "narrowing b"], human)
+    if name == "forecasts":
+        values = [c for c in frame if c == "observed" or str(c).endswith((" p5", " p50",
+                                                                          " p95"))]
+        shown = by_row(frame, values, "units", "held out")
+        return each(shown, ["months ahead"], lambda x: f"{x:.1f}")
     return _generic(frame)
 
 
 def _generic(frame: pd.DataFrame) -> pd.DataFrame:
-    """Any table: dates as dates, shares (coverage, skill) as percentages, counts as
-    integers, other numbers `readable`."""
+    """Any table: dates in ISO, shares (coverage, skill) in %, counts as integers, other
+    numbers as k/M/bn/trn."""
     shown = frame.copy()
     for column in frame.columns:
         values = frame[column]
         lower = str(column).lower()
         if pd.api.types.is_datetime64_any_dtype(values):
-            shown[column] = values.dt.strftime("%Y-%m-%d")
+            shown[column] = values.map(iso_date)
         elif pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
             continue
         elif pd.api.types.is_integer_dtype(values):
             shown[column] = values.map(str)
         elif any(word in lower for word in ("coverage", "covered", "skill", "share")):
-            shown[column] = values.map(cp.percent).astype(object)
+            shown[column] = values.map(percent).astype(object)
         else:
-            shown[column] = values.map(cp.readable).astype(object)
+            shown[column] = values.map(human).astype(object)
     return shown
 
 
@@ -332,10 +363,7 @@ def page(ds: xr.Dataset, results: Path, frames: dict, priors: pd.DataFrame,
         title = f"Calibrated forecast: {results.name}"
         parts = _posterior_parts(ds, frames, priors, drawn)
     parts += ["<h2 id=\"provenance-heading\">Provenance</h2>",
-              _table(pd.DataFrame([{"attribute": k, "value": _short(v)}
-                                   for k, v in ds.attrs.items()
-                                   if k not in ("config_resolved", "claims",
-                                                "observations_json")]), "provenance")]
+              _table(provenance_frame(ds, skip=("observations_json",)), "provenance")]
     head = (f"<h1>{html.escape(title)}</h1><p>fiscal-strain-sim "
             f"{html.escape(str(ds.attrs.get('fiscal_strain_sim_version')))} &middot; figures "
             "are also saved as PNG and SVG, and the tables as CSV, beside this page.</p>")
@@ -459,22 +487,11 @@ def _posterior_parts(ds: xr.Dataset, frames: dict, priors: pd.DataFrame,
     if not frames["stages"].empty:
         parts.append(_human_table(frames, "stages"))
     if not priors.empty:
-        shown = _by_unit(priors, ["5%", "median", "95%"], "unit", "parameter")
-        for column in ("distribution", "source"):
-            if column in shown:
-                shown[column] = shown[column].map(_no_exponents)
         parts += ["<h2 id=\"assumptions-heading\">Priors and their sources</h2>",
                   "<p>Every prior of the scenario, its distribution, its 5th, 50th and 95th "
-                  "percentiles and the source it cites.</p>", _table(shown, "assumptions")]
+                  "percentiles and the source it cites.</p>",
+                  _table(assumptions_for_people(priors), "assumptions")]
     return parts
-
-
-_EXPONENT = re.compile(r"-?\d+(?:\.\d+)?e[+-]?\d+", re.IGNORECASE)
-
-
-def _no_exponents(text) -> str:
-    """Numbers in scientific notation within a text (``1.1e+06``) made readable (1.1M)."""
-    return _EXPONENT.sub(lambda m: cp.readable(float(m.group())), str(text))
 
 
 def _diagnostics(ds: xr.Dataset) -> str:
@@ -500,7 +517,7 @@ def _fixed(value) -> str:
 
 def _backtest_parts(ds: xr.Dataset, frames: dict, drawn: dict) -> list[str]:
     cutoffs = ds["cutoff"].values
-    first, last = (str(np.datetime64(c, "D")) for c in (cutoffs[0], cutoffs[-1]))
+    first, last = (iso_date(c) for c in (cutoffs[0], cutoffs[-1]))
     held = int(np.isfinite(ds["observed"].values.astype(float)).sum())
     e = html.escape
     parts = [f"<p>A backtest of the calibration of <code>{e(str(ds.attrs.get('config_path')))}"
