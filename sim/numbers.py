@@ -7,10 +7,11 @@ and CSV headers.
 - Lengths in months keep one decimal (``3.0``): a step's length in mean months is not a
   whole number (February is 0.92 of a mean month).
 - Dates are ISO (``2025-06-19``).
+- Sizes in bytes use binary prefixes (``2.3 GiB``), never ``0.0 GiB``.
 - Units are shown as people write them: ``"1"`` becomes ``%``, ``USD/day`` stays.
 
-Machine-readable outputs (CSV) keep full-precision numbers in their own columns, with the
-units in the header (`csv_header`); this module only formats what people read.
+Machine-readable outputs (CSV) keep full-precision numbers in their own columns, with a
+``units`` column; this module only formats what people read.
 """
 
 from __future__ import annotations
@@ -196,12 +197,6 @@ def percentage_points(x: float) -> str:
 def iso_date(value) -> str:
     """A date as ``YYYY-MM-DD`` (numpy datetime64, pandas Timestamp, date or string)."""
     return str(np.datetime64(value, "D"))
-
-
-def csv_header(name: str, units: str) -> str:
-    """A CSV column header that carries its units: ``"p50 [RUB]"``; shares are ``[1]``
-    (a fraction, not a percentage: CSV holds the number the model computed)."""
-    return f"{name} [{units}]" if units else name
 
 
 def byte_size(n_bytes: float) -> str:

@@ -13,9 +13,7 @@ import pytest
 import sim
 from sim.analysis.backtest import backtest_text
 from sim.analysis.experiments import (
-    comparison_numbers,
     comparison_text,
-    indexed_by_label,
     load_sweep,
     run_experiments,
 )
@@ -158,23 +156,6 @@ def test_a_sweep_of_configs_is_named_by_config_stem(tmp_path):
     assert any(line.startswith("baseline ") for line in rows)
     assert any(line.startswith("seed_article ") for line in rows)
     assert max(len(line) for line in rows) <= 120
-
-
-def test_comparison_numbers_are_numbers(fixed_factor_sweep):
-    numbers = comparison_numbers(fixed_factor_sweep)
-    assert len(numbers) == 6
-    column = "force_change_persons p50 [persons]"
-    expected = fixed_factor_sweep.force_change_persons.median("sample").values
-    np.testing.assert_allclose(numbers[column].to_numpy(dtype=float), expected)
-    share = numbers["bonus_share_of_defense_horizon p95 [1]"].to_numpy(dtype=float)
-    assert ((share > 0) & (share < 1)).all()  # a fraction, not text, not a percentage
-
-
-def test_sweep_labels_index_series(fixed_factor_sweep):
-    series = indexed_by_label(fixed_factor_sweep).force_change_persons.median(
-        "sample").to_series()
-    assert list(series.index) == list(fixed_factor_sweep.scenario_label.values)
-    assert series.index[0].startswith("bonus.regional_growth=0")
 
 
 def test_table_text_wraps_and_repeats_the_label_columns():

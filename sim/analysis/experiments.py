@@ -42,7 +42,7 @@ from sim.core.units import attrs
 from sim.core.variables import shape
 from sim.errors import ConfigError, OutputError, ParameterError, ResourceError
 from sim.io import outputs
-from sim.numbers import MONTH_UNITS, csv_header, format_value, human, unit_label
+from sim.numbers import MONTH_UNITS, format_value, human, unit_label
 from sim.priors.distributions import Prior, PriorError, prior_from_value
 from sim.priors.sampling import root_seed, uncertain_keys
 from sim.run.chunks import STORAGE_DTYPE, default_chunk_samples
@@ -653,65 +653,9 @@ def fixed_and_varying_factors(ds: xr.Dataset) -> tuple[dict[str, Any], list[str]
     return fixed, varying
 
 
-def indexed_by_label(ds: xr.Dataset) -> xr.Dataset:
-    """The sweep with its ``scenario`` dim indexed by ``scenario_label`` (``baseline``,
-    ``official``, ``bonus.regional_growth=0.1, ...``) instead of 0, 1, 2, so that
-    ``.to_series()`` and ``.to_dataframe()`` show readable labels.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        A sweep (`run_experiments`).
-
-    Returns
-    -------
-    xarray.Dataset
-        The same data; ``scenario`` is now a dim without a coordinate, the labels are
-        its index.
-    """
-    return ds.swap_dims({SCENARIO: "scenario_label"})
-
-
-def comparison_numbers(ds: xr.Dataset) -> pd.DataFrame:
-    """Per scenario, the comparison's numbers in columns (for CSV and further work).
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        A sweep (`run_experiments`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per scenario. Columns: ``scenario`` (its label); one per factor (its
-        value in that scenario); for each outcome of `COMPARED`, ``NAME p5 [UNITS]``,
-        ``NAME p50 [UNITS]``, ``NAME p95 [UNITS]`` (percentiles over samples, in the
-        variable's units, shares as fractions); for each claim, ``CLAIM percentile``
-        (the claim's percentile in the scenario's samples, 0-100; NaN where the scenario
-        does not hold the claim).
-    """
-    rows = []
-    for i in range(ds.sizes[SCENARIO]):
-        one = ds.isel({SCENARIO: i})
-        row: dict[str, Any] = {"scenario": str(one.scenario_label.values)}
-        for name in factor_names(ds):
-            row[name] = one[name].values.item()
-        for name in COMPARED:
-            units = ds[name].attrs.get("units", "")
-            x = np.asarray(one[name], dtype=np.float64)
-            values = np.nanquantile(x, COMPARISON_QUANTILES) if np.isfinite(x).any() else (
-                [np.nan] * len(COMPARISON_QUANTILES))
-            for q, value in zip(COMPARISON_QUANTILES, values, strict=True):
-                row[csv_header(f"{name} p{round(100 * q)}", units)] = float(value)
-        for _, claim in claims_table(one).iterrows():
-            row[f"{claim['claim']} percentile"] = claim["percentile"]
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def comparison_table(ds: xr.Dataset) -> pd.DataFrame:
     """Per scenario: median and 90% interval of key outcomes, and each claim's verdict,
-    as text for people (the numbers are in `comparison_numbers`).
+    as text for people (the report's summary.csv holds the numbers).
 
     Parameters
     ----------
