@@ -108,6 +108,22 @@ def test_public_functions_have_numpydoc_parameters_and_returns(name):
     assert description, f"{function.__module__}.{name}: Returns names a type but says nothing"
 
 
+@pytest.mark.parametrize("name", sim.plots.__all__)
+def test_figure_functions_have_numpydoc_parameters_and_returns(name):
+    function = getattr(sim.plots, name)
+    doc = inspect.getdoc(function)
+    summary = (doc or "").split("\n\n", 1)[0]
+    assert summary and "\n" not in summary, f"sim.plots.{name}: no one-line summary"
+    missing = {"Parameters", "Returns"} - _sections(doc)
+    assert not missing, f"sim.plots.{name}: numpydoc section(s) {sorted(missing)} missing"
+    for argument in inspect.signature(function).parameters:
+        assert re.search(rf"^{argument}\b.* : ", doc, re.MULTILINE), (
+            f"sim.plots.{name}: argument {argument!r} not in Parameters")
+    returns = doc.split("Returns\n-------\n", 1)[1]
+    description = [line for line in returns.splitlines()[1:] if line.startswith("    ")]
+    assert description, f"sim.plots.{name}: Returns names a type but says nothing"
+
+
 def test_calibrate_documents_its_variables_and_attrs():
     doc = inspect.getdoc(sim.calibrate)
     for name in ("prior_p5", "posterior_p95", "narrowing", "posterior_rank_correlation",

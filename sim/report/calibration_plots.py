@@ -168,14 +168,29 @@ def parameter_units(ds: xr.Dataset) -> dict[str, str]:
 
 
 def prior_posterior_chart(ds: xr.Dataset, ax=None):
-    """Prior against posterior, one row per parameter: the prior's 90% interval and
-    median (`PRIOR`, grey) and the posterior's (`MODEL`, blue), each parameter scaled so
-    its prior 90% interval runs from 0 to 100%; rows sorted by narrowing (most narrowed
-    on top), the numbers on the right.
+    """Prior against posterior 90% intervals and medians, one row per parameter.
+
+    Each parameter is scaled so its prior 90% interval runs from 0 to 100%; rows are
+    sorted by narrowing (most narrowed on top), the numbers on the right.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A calibration result (`sim.calibrate`). Reads ``prior_p5``/``_p50``/``_p95``,
+        ``posterior_p5``/``_p50``/``_p95``, ``narrowing`` (computed when absent) on
+        ``parameter``, the ``param_*`` variables' attrs (units) and attr ``data_end``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default (None) a new figure, one row per parameter, with the
+        legend under the axes.
 
     Returns
     -------
     matplotlib.axes.Axes
+        Suptitle: "Prior against posterior", the parameter count and the data end; x:
+        position within the prior's 90% interval [%]; left y: parameters; right y: the
+        prior and posterior 90% intervals in their units and the width ratio. Legend:
+        prior 90% interval and median (`PRIOR` grey), posterior 90% interval and median
+        (`MODEL` blue).
     """
     names = [str(n) for n in ds["parameter"].values]
     if "narrowing" in ds:
@@ -270,8 +285,23 @@ def observations(ds: xr.Dataset) -> list[dict]:
 
 
 def observed_quantities(ds: xr.Dataset) -> list[tuple[str, str | None, str | None]]:
-    """Each observed quantity (quantity, payer, item) that the results can draw, in the
-    order first observed."""
+    """The observed quantities of a calibration that `predictive_chart` can draw.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A calibration result (`sim.calibrate`). Reads attr ``observations_json``, the
+        ``observation`` coordinate and the model variables the observations are about
+        (`sim.core.schema.CLAIM_QUANTITIES`).
+
+    Returns
+    -------
+    list of tuple (str, str or None, str or None)
+        One ``(quantity, payer, item)`` key per observed quantity, in the order first
+        observed (payer and item None unless the observation is a ledger entry); the
+        `key` argument of `predictive_chart`. Empty when the results hold no
+        observations.
+    """
     keys = []
     for record in observations(ds):
         key = (record["quantity"], record.get("payer"), record.get("item"))
@@ -339,7 +369,9 @@ def _per_step(record: dict, bounds: np.ndarray, kind: str):
 
 
 def predictive_chart(ds: xr.Dataset, key: tuple | str, ax=None):
-    """The model quantity an observation set is about, over the whole horizon (the
+    """Posterior of one observed quantity over the horizon, with its observations drawn.
+
+    The model quantity an observation set is about, over the whole horizon (the
     posterior's 5-95% and 25-75% bands and median; flows as totals per step), with the
     observations drawn on it as reported (a diamond, and a line over the window of a
     flow) and each observation's posterior predictive 90% interval (reporting bias and
@@ -348,14 +380,29 @@ def predictive_chart(ds: xr.Dataset, key: tuple | str, ax=None):
     Parameters
     ----------
     ds : xarray.Dataset
-        A calibration result.
+        A calibration result (`sim.calibrate`). Reads the model variable of `key`
+        (`sim.core.schema.CLAIM_QUANTITIES`), ``time_bound``, ``step_days``, attrs
+        ``observations_json``, ``time_step`` and ``data_end``, and ``predictive_p5``,
+        ``_p50``, ``_p95`` on ``observation``.
     key : tuple or str
         ``(quantity, payer, item)`` from `observed_quantities`, or a quantity name.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default (None) a new figure; the legend goes under the axes.
 
     Returns
     -------
     matplotlib.axes.Axes
-        The observations are the line labelled `OBSERVED_LABEL` (one marker each).
+        Title: the quantity (per step for a flow), the horizon, "posterior against" the
+        observations and reporters; x: date; y: the quantity in its units. Legend: the
+        model's 5th-95th and 25th-75th percentile bands (`MODEL` tints) and median
+        (`MODEL`), the observations as reported (`OBSERVED` vermillion diamonds, other
+        reporters in `CATEGORIES` colours; the line labelled `OBSERVED_LABEL`), the
+        predictive 90% interval (dark blue vertical lines) and the data-end line.
+
+    Raises
+    ------
+    KeyError
+        If the results hold no model variable for `key`.
     """
     key = (key, None, None) if isinstance(key, str) else tuple(key)
     found = _model_variable(ds, key)
@@ -450,13 +497,26 @@ def drawable_pairs(ds: xr.Dataset, top: int = 4) -> list[dict]:
 
 
 def unseparable_chart(ds: xr.Dataset, top: int = 4):
-    """The posterior particles of the pairs the data cannot separate (up to `top`): a
-    ridge along which the observations fit equally well.
+    """Posterior particles of the parameter pairs the observations cannot separate.
+
+    One scatter panel per pair (up to `top`): a ridge along which the observations fit
+    equally well; a single panel saying so when every pair is separated.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A calibration result (`sim.calibrate`). Reads attrs ``unseparable_pairs`` and
+        ``data_end``, the ``param_*`` variables and ``bias_<reporter>`` (per particle).
+    top : int, default 4
+        Most pairs drawn, the strongest first.
 
     Returns
     -------
     matplotlib.axes.Axes
-        The first panel (``.figure`` holds them all).
+        The first panel (``.figure`` holds them all; a new figure each call). Suptitle:
+        "Pairs the observations cannot separate" and the data end; each panel: one
+        parameter against the other in their units, the particles in `MODEL` blue, the
+        rank correlation as its title; no legend.
     """
     import matplotlib.pyplot as plt
 
@@ -509,15 +569,31 @@ def _column(table, *candidates: str) -> str | None:
 
 
 def backtest_skill_chart(ds: xr.Dataset, table=None):
-    """Forecast skill by cutoff, from `sim.analysis.backtest.backtest_table`: the mean
-    CRPS of each forecast (top; lower is better), the model's CRPS skill against each
-    naive forecast (middle; above 0: the model is better) and the coverage of the
-    model's 50% and 90% intervals against their nominal levels (bottom).
+    """Backtest forecast skill by cutoff: CRPS, CRPS skill and interval coverage.
+
+    Three panels: the mean CRPS of each forecast (top; lower is better), the model's
+    CRPS skill against each naive forecast (middle; above 0: the model is better) and
+    the coverage of the model's 50% and 90% intervals against their nominal levels
+    (bottom).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A backtest result (`sim.backtest`, `sim.rolling_backtest`). Reads the
+        ``heldout_unit`` coordinate, and the scores through `table`.
+    table : pandas.DataFrame, optional
+        `sim.backtest_table` of `ds` (rows with cutoff ``"all"`` are ignored); by
+        default (None) computed.
 
     Returns
     -------
     matplotlib.axes.Axes
-        The CRPS panel (``.figure`` holds all three).
+        The CRPS panel (``.figure`` holds all three; a new figure each call). Title:
+        "Backtest" with the cutoffs; x: cutoff date; y: mean CRPS [the observations'
+        unit], CRPS skill [%], held-out values inside the interval [%]. Legends: one line
+        per method (the model in `MODEL` blue, naive forecasts in `CATEGORIES`
+        colours), skill against each naive forecast, and the model's 50% and 90%
+        intervals with the nominal levels (`THRESHOLD` grey dashed).
     """
     import matplotlib.pyplot as plt
 
@@ -603,14 +679,32 @@ def backtest_cutoffs_shown(ds: xr.Dataset, most: int = 6) -> list[int]:
 
 
 def backtest_forecast_chart(ds: xr.Dataset, most: int = 6):
-    """Forecasts against what happened: for each cutoff (up to `most`, evenly spaced),
-    each method's 50% and 90% predictive intervals and median for every held-out
-    observation, by months ahead of the cutoff, and the observed value.
+    """Backtest forecasts against what happened, one panel per cutoff.
+
+    For each cutoff (up to `most`, evenly spaced), each method's 50% and 90% predictive
+    intervals and median for every held-out observation, by months ahead of the cutoff,
+    and the observed value.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A backtest result (`sim.backtest`, `sim.rolling_backtest`). Reads ``observed``,
+        ``lead_months``, ``predictive_p5``/``_p25``/``_p50``/``_p75``/``_p95`` on
+        ``cutoff``, ``heldout`` and ``method``, ``training_observations`` when present
+        and the ``heldout_unit`` coordinate.
+    most : int, default 6
+        Most cutoffs (panels) shown.
 
     Returns
     -------
     matplotlib.axes.Axes
-        The first panel (``.figure`` holds them all).
+        The first panel (``.figure`` holds them all; a new figure each call). Suptitle:
+        "Backtest forecasts against what happened" and the cutoffs; each panel: the
+        cutoff and training observations as title, x: months after the cutoff [month],
+        y: held-out value [unit]. Legend (under the panels): each method's intervals
+        (thick: 50%, thin: 90%; the model in `MODEL` blue, naive forecasts in
+        `CATEGORIES` colours; the median a white tick) and the observed value
+        (`OBSERVED` vermillion).
     """
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator

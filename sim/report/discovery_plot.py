@@ -23,7 +23,7 @@ TITLE_CHARS = 70
 
 
 def discovery_chart(result: Discovery, axes=None, when: str = ""):
-    """Two panels: the peeling trajectory and the chosen box.
+    """Scenario discovery in two panels: PRIM's peeling trajectory and the chosen box.
 
     Left, every box of PRIM's trajectory as coverage (x) against density (y), coloured
     by how many parameters it restricts, the target density as a dashed line and the
@@ -34,11 +34,14 @@ def discovery_chart(result: Discovery, axes=None, when: str = ""):
 
     Parameters
     ----------
-    result : Discovery
+    result : sim.analysis.discovery.Discovery
+        From `sim.discover` (on a run's results). Reads its ``trajectory``, ``chosen``,
+        ``pruned``, ``limits``, ``coverage``, ``density``, ``mass``, ``min_density``,
+        ``where``, ``base_rate`` and ``samples``.
     axes : sequence of two matplotlib.axes.Axes, optional
-        Where to draw (left, right); by default a new figure, taller with more
+        Where to draw (left, right); by default (None) a new figure, taller with more
         restricted parameters.
-    when : str, optional
+    when : str, default ""
         The horizon the condition is about, for the title (e.g. ``2025-01 to 2026-12``,
         `sim.report.plots.horizon_text` of the run).
 
@@ -46,7 +49,13 @@ def discovery_chart(result: Discovery, axes=None, when: str = ""):
     -------
     matplotlib.figure.Figure
         The figure of the two panels (``fig.axes[0]`` and ``[1]``; the colour bar is
-        added after them).
+        added after them). Suptitle: where the condition holds, over `when`, and its
+        base rate. Left: coverage [%] (x) against density [%] (y), points coloured by
+        restricted parameters [count] (viridis colour bar), legend: target density
+        (`THRESHOLD` grey dashed), the chosen (or reported) box (`HIGHLIGHT` black
+        ring). Right: position in the sampled range [% of range], one bar per
+        restricted parameter; legend: sampled range (grey), box (`BOX`), weak box
+        (pale).
     """
     if axes is None:
         import matplotlib.pyplot as plt

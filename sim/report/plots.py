@@ -419,28 +419,37 @@ def _percentile_label(low: float, high: float) -> str:
 
 def fan_chart(ds: xr.Dataset, variable: str = "bonus_spend_usd_per_day", ax=None,
               paths: int = 5, claims: bool = True):
-    """Fan chart over time: 5-95% and 25-75% bands, the median, a few sample paths,
-    and the claims about this quantity as markers (a point, or a line over a window).
+    """Fan chart of one variable over time: percentile bands, median, sample paths, claims.
 
-    Works on full results and on ``--keep summary`` results (bands only; the sketch's
-    quantiles are drawn smoothly within its 1% error, `smooth_within_sketch`).
+    5-95% and 25-75% bands, the median, a few sample paths, and the claims about this
+    quantity as markers (a point, or a line over a window). Works on full results and on
+    ``--keep summary`` results (bands only; the sketch's quantiles are drawn smoothly
+    within its 1% error, `smooth_within_sketch`).
 
     Parameters
     ----------
     ds : xarray.Dataset
-        Run results (full or ``--keep summary``).
-    variable : str
-        A per-step or per-boundary variable, e.g. ``force_persons``.
+        A run's results (`sim.simulate`, `sim.read_results`), full or ``--keep
+        summary``, or a calibration result (its posterior particles). Reads `variable`
+        (or, in a summary, ``<variable>_quantiles``), the ``time``/``time_bound``
+        coordinates, ``step_days`` and attrs ``claims`` and ``config_resolved``.
+    variable : str, default ``"bonus_spend_usd_per_day"``
+        A variable over ``time`` (per step), ``time_bound`` (stocks at step boundaries)
+        or ``year``, with a ``sample`` dim, e.g. ``force_persons``.
     ax : matplotlib.axes.Axes, optional
-        Where to draw; by default a new figure with the legend under the axes.
-    paths : int
-        Sample paths drawn (full results only).
-    claims : bool
-        Draw the claims about `variable`.
+        Where to draw; by default (None) a new figure with the legend under the axes.
+    paths : int, default 5
+        Sample paths drawn (full results only; 0 for none).
+    claims : bool, default True
+        Draw the claims about `variable` (attr ``claims``).
 
     Returns
     -------
     matplotlib.axes.Axes
+        Title: the variable's name (per day for a daily amount) and the horizon; x: date;
+        y: the variable in its units (shares in %). Legend: the two percentile bands
+        (tints of `MODEL` blue), the median (`MODEL`), the sample paths (grey) and each
+        claim (`OBSERVED` vermillion).
     """
     owned = ax is None
     ax = _axes(ax)
@@ -489,26 +498,33 @@ def _draw_claims(ds: xr.Dataset, variable: str, ax) -> None:
 
 def distribution(ds: xr.Dataset, variable: str = "bonus_spend_usd_per_day_mean", ax=None,
                  bins: int = 50):
-    """Histogram of a per-sample outcome with its ECDF, median and 90% interval marked,
-    and the thresholds of the key probabilities on it (`event_thresholds`: $24M a day,
-    5% of the defence budget, no change of the force) as labelled dashed lines with the
+    """Histogram and ECDF of a per-sample outcome, with median, 90% interval, thresholds.
+
+    The thresholds of the key probabilities on it (`event_thresholds`: $24M a day, 5% of
+    the defence budget, no change of the force) are labelled dashed lines with the
     probability beyond them.
 
     Parameters
     ----------
     ds : xarray.Dataset
-        Run results.
-    variable : str
-        A per-sample outcome, e.g. ``bonus_share_of_defense_horizon`` (shares in %).
+        A run's results, full or ``--keep summary`` (per-sample outcomes are kept for
+        every sample), or a calibration result. Reads `variable` (its ``units`` attr).
+    variable : str, default ``"bonus_spend_usd_per_day_mean"``
+        A per-sample outcome (dims ``sample`` only), e.g.
+        ``bonus_share_of_defense_horizon`` (shares in %).
     ax : matplotlib.axes.Axes, optional
-        Where to draw; by default a new figure with the legend under the axes.
-    bins : int
+        Where to draw; by default (None) a new figure with the legend under the axes.
+    bins : int, default 50
         Histogram bins.
 
     Returns
     -------
     matplotlib.axes.Axes
-        The histogram's axes; the ECDF is on a twin y axis.
+        The histogram's axes; the ECDF is on a twin y axis (cumulative share of samples
+        [%]). Title: the outcome's name and the horizon; x: the outcome in its units;
+        y: samples [count]. Legend: the samples (`MODEL` tint), the 90% interval
+        (shaded), the median (dark blue), each threshold (grey dashed, `THRESHOLD`) with
+        P(above) or P(below), and the ECDF (dotted).
     """
     owned = ax is None
     ax = _axes(ax)
@@ -627,23 +643,30 @@ def manpower_flows(ds: xr.Dataset) -> tuple[dict[str, xr.DataArray], xr.DataArra
 
 
 def manpower_balance(ds: xr.Dataset, ax=None):
-    """The manpower balance per month: the mean flows into (above zero) and out of
-    (below zero) the deployed force as stacked bars, which add up to the mean net change
-    of the force (line), with the net change's 5-95% band over samples; all in persons
-    per month (a step's flow over its length in mean months).
+    """Manpower balance: mean flows in and out of the deployed force per month, and net.
+
+    The flows in (above zero) and out (below zero) are stacked bars that add up to the
+    mean net change of the force (line), drawn with the net change's 5-95% range over
+    samples; all in persons per month (a step's flow over its length in mean months).
 
     Parameters
     ----------
     ds : xarray.Dataset
-        Run results, full or ``--keep summary``.
+        A run's results, full or ``--keep summary`` (its ``*_sample_mean`` and
+        ``net_change_persons_quantiles``), or a calibration result. Reads the variables
+        of `MANPOWER_FLOWS` (those present), ``net_change_persons``, ``step_days`` and
+        ``time``.
     ax : matplotlib.axes.Axes, optional
-        Where to draw; by default a new figure with the legend under the axes.
+        Where to draw; by default (None) a new figure with the legend under the axes.
 
     Returns
     -------
     matplotlib.axes.Axes
-        Each flow is a bar container labelled as in `MANPOWER_FLOWS`; the net change is
-        the line labelled "net change of the force, mean".
+        Title: "Manpower balance of the deployed force per month" and the horizon; x:
+        date; y: flow (+ in, - out) [persons/month]. Each flow is a bar container in a
+        `MANPOWER_COLOURS` colour labelled as in `MANPOWER_FLOWS`; the net change is the
+        `MODEL` line labelled "net change of the force, mean", its 5th to 95th percentile
+        the dark blue vertical lines.
     """
     owned = ax is None
     if ax is None:
@@ -687,15 +710,29 @@ def manpower_balance(ds: xr.Dataset, ax=None):
 
 
 def ledger_chart(ds: xr.Dataset, ax=None):
-    """Who pays: mean spend per calendar year, one stacked bar per payer (federal, regional)
-    split by item, labelled with the payer's spend as a share of its own budget (median).
+    """Who pays: mean manpower spend per calendar year by payer, split by item.
 
-    Means are shown because they add up (medians of parts do not sum to the median of
-    the whole); a partial calendar year (see ``year_days``) is marked as such.
+    One stacked bar per payer (federal, regional) and year, split by item, labelled with
+    the payer's spend as a share of its own budget (median). Means are shown because they
+    add up (medians of parts do not sum to the median of the whole); a partial calendar
+    year (see ``year_days``) is marked as such.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run's results, full or ``--keep summary`` (per-year totals are kept for every
+        sample), or a calibration result. Reads ``spend_rub_by_year`` (sample, year,
+        payer, item), ``<payer>_manpower_share_of_<payer>_spending_by_year`` and
+        ``year_days`` when present.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default (None) a new figure with the legend under the axes.
 
     Returns
     -------
     matplotlib.axes.Axes
+        Title: "Who pays: mean manpower spending by payer and item" and the years; x:
+        calendar year; y: mean spend per calendar year [RUB]. Legend: one entry per
+        payer and item (`CATEGORIES` colours by item, regional bars hatched).
     """
     owned = ax is None
     ax = _axes(ax)
@@ -741,13 +778,29 @@ def ledger_chart(ds: xr.Dataset, ax=None):
 
 
 def claims_chart(ds: xr.Dataset, ax=None):
-    """Each claim against its simulated 90% interval, as its difference from the
-    simulated median in % (claims have different units; the ratio puts them on one axis).
+    """Each claim against its simulated 90% interval, as a difference from the median.
+
+    Claims have different units; the ratio to the simulated median puts them on one
+    axis. Each row's label gives the claim and its verdict (`claims_table`).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run's results, full or ``--keep summary`` (claim values are kept for every
+        sample), or a calibration result. Reads ``claim_value`` (claim, sample) and
+        attr ``claims``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default (None) a new figure, one row per claim, with the
+        legend under the axes.
 
     Returns
     -------
     matplotlib.axes.Axes
-        The x data are ratios to the simulated median (1: the median), ticks in %.
+        Title: "Claims against the simulated distribution" and the horizon; x:
+        difference from the simulated median [%] (the x data are ratios to the median,
+        1: the median); y: one row per claim. Legend: the simulated 90% interval
+        (`MODEL` tint), the simulated median (dark blue tick), the claim (`OBSERVED`
+        vermillion diamond).
     """
     from matplotlib.ticker import FuncFormatter
 
@@ -822,13 +875,29 @@ def _ranked(sens: xr.Dataset, column: str, at: int = -1) -> xr.Dataset:
 
 
 def tornado_chart(sens: xr.Dataset, ax=None, top: int = 12):
-    """One-at-a-time tornado from a sensitivity result: the outcome with each prior at
-    its 5th (`LOW`) and 95th (`HIGH`) percentile, the others at their medians; at the
-    last time analysed (the title says which).
+    """One-at-a-time tornado: the outcome with each prior at its 5th and 95th percentile.
+
+    The other priors stay at their medians; at the last time analysed (the title says
+    which); the `top` priors with the widest swing, the widest at the top.
+
+    Parameters
+    ----------
+    sens : xarray.Dataset
+        A sensitivity result (`sim.sensitivity`, with or without ``rank_only``). Reads
+        ``tornado_low``, ``tornado_high``, ``tornado_base`` and attrs ``outcome``,
+        ``outcome_units``, ``outcome_time``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default (None) a new figure with the legend under the axes.
+    top : int, default 12
+        Priors shown.
 
     Returns
     -------
     matplotlib.axes.Axes
+        Title: "Tornado" with when, the outcome, "one prior at a time"; x: the outcome in
+        its units; y: one row per prior. Legend: prior at its 5th percentile (`LOW`
+        sky blue), at its 95th (`HIGH` orange), and the line of all priors at their
+        medians (`ZERO` dark grey) with its value.
     """
     owned = ax is None
     ax = _axes(ax)
@@ -860,13 +929,29 @@ def tornado_chart(sens: xr.Dataset, ax=None, top: int = 12):
 
 
 def sobol_chart(sens: xr.Dataset, ax=None, top: int = 12):
-    """First-order (`FIRST_ORDER`) and total (`TOTAL_ORDER`) Sobol indices with their
-    bootstrap intervals, as shares of the outcome's variance; at the last time analysed
-    (the title says which).
+    """First-order and total Sobol indices of the top priors, with bootstrap intervals.
+
+    As shares of the outcome's variance; at the last time analysed (the title says
+    which); the `top` priors by total index, the largest at the top.
+
+    Parameters
+    ----------
+    sens : xarray.Dataset
+        A sensitivity result (`sim.sensitivity`) with Sobol indices (not ``rank_only``).
+        Reads ``first_order``, ``total_order`` and their ``_low``/``_high`` ends, and
+        attrs ``outcome``, ``outcome_units``, ``outcome_time``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default (None) a new figure with the legend under the axes.
+    top : int, default 12
+        Priors shown.
 
     Returns
     -------
     matplotlib.axes.Axes
+        Title: "Sobol indices of" the outcome and when; x: share of the outcome's
+        variance [%]; y: one row per prior. Legend: first order S1 (`FIRST_ORDER`
+        green), total ST (`TOTAL_ORDER` purple); the error bars are the bootstrap
+        intervals.
     """
     owned = ax is None
     ax = _axes(ax)
@@ -897,9 +982,23 @@ def sobol_chart(sens: xr.Dataset, ax=None, top: int = 12):
 def indices_over_time(sens: xr.Dataset, ax=None, top: int = 5):
     """Total Sobol indices (or |PRCC| for rank-only results) of the top priors over time.
 
+    Parameters
+    ----------
+    sens : xarray.Dataset
+        A sensitivity result over time (`sim.sensitivity` with ``time="all"``: a
+        ``time``, ``time_bound`` or ``year`` dim). Reads ``total_order``, else ``prcc``,
+        and attr ``outcome``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default (None) a new figure with the legend under the axes.
+    top : int, default 5
+        Priors drawn: those with the largest mean index over time.
+
     Returns
     -------
     matplotlib.axes.Axes
+        Title: "Drivers of" the outcome "over time" and the span; x: date (or calendar
+        year); y: total Sobol index ST [% of variance], or |partial rank correlation|
+        [0 to 1]. Legend: one line per prior (`CATEGORIES` colours, names only).
     """
     owned = ax is None
     ax = _axes(ax)
@@ -934,15 +1033,31 @@ def indices_over_time(sens: xr.Dataset, ax=None, top: int = 5):
 
 def scenario_comparison(sweep: xr.Dataset, variable: str = "bonus_spend_usd_per_day_mean",
                         ax=None):
-    """Median and 50%/90% intervals of a per-sample outcome for each scenario, with the
-    key-probability thresholds on it (`event_thresholds`) and a zero line where the sign
-    matters.
+    """Median and 50%/90% intervals of a per-sample outcome for each scenario of a sweep.
 
-    Scenarios are labelled by the factors that vary between them.
+    With the key-probability thresholds on it (`event_thresholds`) and a zero line where
+    the sign matters. Scenarios are labelled by the factors that vary between them
+    (`scenario_tick_labels`).
+
+    Parameters
+    ----------
+    sweep : xarray.Dataset
+        A sweep (`sim.run_experiments`, or a sweep's results read back), full or
+        ``--keep summary``. Reads `variable` (scenario, sample), the per-scenario factor
+        coordinates and ``scenario_label``.
+    variable : str, default ``"bonus_spend_usd_per_day_mean"``
+        A per-sample outcome, e.g. ``force_change_persons``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default (None) a new figure, one row per scenario, with the
+        legend under the axes.
 
     Returns
     -------
     matplotlib.axes.Axes
+        Title: the outcome's name "by scenario" and the horizon; x: the outcome in its
+        units; y: one row per scenario. Legend: the 90% interval (`MODEL` tint), the
+        50% interval (`MODEL`), the median (dark blue dot), each threshold (`THRESHOLD`
+        grey dashed).
     """
     count = sweep.sizes["scenario"]
     owned = ax is None

@@ -28,14 +28,27 @@ from sim.report.plots import (
 
 
 def runway_chart(result: Runway, ax=None):
-    """Survival curves: the share of futures in which the regions have not yet cut their
-    bonuses (`MODEL`), and in which their stress has not yet crossed the threshold, by
-    date; the probabilities of a cut by the chosen dates marked on the first curve and
-    listed.
+    """Runway to regional bonus cuts: survival curves of the first cut and first stress.
+
+    The share of futures in which the regions have not yet cut their bonuses, and in
+    which their stress has not yet crossed the threshold, by date; the probabilities of a
+    cut by the chosen dates marked on the first curve and listed in a box.
+
+    Parameters
+    ----------
+    result : sim.analysis.runway.Runway
+        From `sim.runway` (a run's results with the regions' response). Reads its
+        ``survival``, ``by_date``, ``start`` and ``samples``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default (None) a new figure with the legend under the axes.
 
     Returns
     -------
     matplotlib.axes.Axes
+        Title: "Runway to regional bonus cuts", start to end and the number of futures;
+        x: date; y: share of futures [%]. Legend: no regional bonus cut yet (`MODEL`
+        blue step line), regional stress not yet over its threshold (dashed, a
+        `CATEGORIES` colour), and the listed dates as open circles at 1 - P(cut by date).
     """
     owned = ax is None
     ax = _axes(ax)
@@ -70,17 +83,29 @@ def runway_chart(result: Runway, ax=None):
 
 
 def breakeven_chart(ds: xr.Dataset, ax=None, bins: int = 50):
-    """Histogram of the lever's break-even value (first step) with today's level marked;
-    samples without a root in the bracket are counted in the legend.
+    """Histogram of the lever's break-even value (first step) with today's level marked.
+
+    Samples without a root in the bracket are counted in the legend.
 
     Parameters
     ----------
     ds : xarray.Dataset
-        A `sim.analysis.breakeven.breakeven` result.
+        A break-even result (`sim.breakeven`). Reads ``breakeven_value``,
+        ``today_value``, ``breakeven_status`` and attrs ``lever`` and ``bracket``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default (None) a new figure with the legend under the axes.
+    bins : int, default 50
+        Histogram bins.
 
     Returns
     -------
     matplotlib.axes.Axes
+        Title: "Break-even" and the lever's quantity, the horizon, "the level at which
+        the force ends the horizon where it started"; x: the quantity at break-even in
+        the first month, in its unit (`sim.analysis.levers.LEVERS`); y: futures [count].
+        Legend: the break-even histogram (`MODEL` tint), today's level (median,
+        `THRESHOLD` grey dashed) with P(break-even above it), the break-even median
+        (dark blue), and the counts of futures below or above the bracket.
     """
     owned = ax is None
     ax = _axes(ax)
