@@ -1,6 +1,9 @@
-"""The ``fiscal-sim`` command: argument parsing and printing only, no numerics.
+"""The ``fiscal-sim`` command line.
 
-User errors (bad config, flag, path) print one line on stderr and exit 2.
+Developer note: argument parsing and printing only, no numerics; the work is done by the
+library (`sim.run`, `sim.analysis`, `sim.report`). User errors (bad config, flag, path)
+print one line on stderr and exit 2. What users see is `DESCRIPTION` and `EPILOG`, not
+this docstring.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from sim import io
+from sim.analysis.calibration import MAX_MOVES
 from sim.analysis.experiments import (
     compare_experiments,
     comparison_text,
@@ -26,10 +30,11 @@ from sim.analysis.experiments import (
     run_experiments_to_file,
 )
 from sim.analysis.sensitivity import ranked_table, sensitivity
-from sim.analysis.summary import human, summarize
-from sim.config.scenario import load_scenario
+from sim.analysis.summary import summarize
+from sim.config.scenario import MAX_SEED, load_scenario
 from sim.errors import ParameterError, UserError
 from sim.io import outputs
+from sim.numbers import human, percent
 from sim.run.schedulers import check_scheduler
 from sim.run.simulate import simulate
 from sim.run.streamed import run_to_file
@@ -39,6 +44,23 @@ REPORTER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """A reporter's name: a bare TOML key."""
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help with the description and examples as written, and the commands listed under
+    their title without a bare ``COMMAND`` line."""
+
+    def __init__(self, prog: str):
+        super().__init__(prog, max_help_position=18)
+        # argparse sizes the first column before it indents the commands under their
+        # title; room for the longest name ("observations") keeps each on one line
+        self._action_max_length = 16
+
+    def _format_action(self, action: argparse.Action) -> str:
+        text = super()._format_action(action)
+        if action.nargs == argparse.PARSER:  # the subcommands: drop their metavar's line
+            text = text.split("\n", 1)[1]
+        return text
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one line, exit status 2."""
 
@@ -46,20 +68,90 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
-def _nonnegative_int(text: str) -> int:
+def _integer(minimum: int, maximum: int | None = None, *,
+             expected: str | None = None) -> Callable[[str], int]:
+    """An argparse type for an integer flag in [`minimum`, `maximum`] (``_`` separators
+    allowed), refused with one message whatever is wrong, so that the range the flag
+    names is the range it accepts.
+
+    Parameters
+    ----------
+    minimum : int
+    maximum : int, optional
+    expected : str, optional
+        What the message says is expected (default: "an integer >= MINIMUM" or "an
+        integer in [MINIMUM, MAXIMUM]").
+
+    Returns
+    -------
+    callable
+        ``parse(text) -> int``, raising `argparse.ArgumentTypeError`.
+    """
+    if expected is None:
+        expected = (f"an integer >= {minimum}" if maximum is None
+                    else f"an integer in [{minimum}, {maximum}]")
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.replace("_", ""))
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+MAX_WORKERS = 1024
+"""More workers than this is a typo; each holds chunks in memory."""
+
+_count = _integer(1)
+"""Samples, chunk samples, months: a whole number >= 1."""
+
+_seed = _integer(0, MAX_SEED, expected="an integer in [0, 2^63 - 1]")
+"""The range `sim.config.scenario` accepts for ``run.seed``."""
+
+_workers = _integer(1, MAX_WORKERS)
+
+_particles = _integer(2, expected="at least 2 particles (an integer)")
+"""`sim.analysis.calibration.calibrate` needs at least 2 particles."""
+
+_moves = _integer(1, MAX_MOVES)
+"""pCN moves per stage, as `sim.analysis.calibration.calibrate` accepts them."""
+
+
+def _power_of_two(text: str) -> int:
+    """Sobol base samples: a power of two >= 2 (`sim.analysis.sensitivity.sensitivity`)."""
     try:
         value = int(text.replace("_", ""))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+        value = 0
+    if value < 2 or value & (value - 1):
+        raise argparse.ArgumentTypeError(f"expected a power of two >= 2 such as 1024 or 4096, "
+                                         f"got {text!r}")
     return value
 
 
-def _positive_int(text: str) -> int:
-    value = _nonnegative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+def _density(text: str) -> float:
+    """A share in (0, 1] (``--min-density``), as `sim.analysis.discovery` accepts it."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    """A finite number > 0 (``--log-sd``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
     return value
 
 
@@ -73,17 +165,6 @@ def _bracket(text: str) -> tuple[float, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected two numbers LOW,HIGH such as 0,10, got "
                                          f"{text!r}") from None
-
-
-MAX_WORKERS = 1024
-"""More workers than this is a typo; each holds chunks in memory."""
-
-
-def _workers(text: str) -> int:
-    value = _positive_int(text)
-    if value > MAX_WORKERS:
-        raise argparse.ArgumentTypeError(f"expected at most {MAX_WORKERS} workers, got {text!r}")
-    return value
 
 
 def _memory_size(text: str) -> int:
@@ -122,14 +203,14 @@ def _add_batch_options(parser: argparse.ArgumentParser) -> None:
                         help="worker processes or threads (default: the machine's cores)")
     parser.add_argument("--max-memory", type=_memory_size,
                         help="bound on the working set, e.g. 2G; chunks are sized to fit")
-    parser.add_argument("--chunk-samples", type=_positive_int,
+    parser.add_argument("--chunk-samples", type=_count,
                         help="samples processed at once (memory vs speed; results unchanged)")
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
 def _add_experiment_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--samples", type=_positive_int, help="override every scenario's samples")
-    parser.add_argument("--seed", type=_nonnegative_int, help="override every scenario's seed")
+    parser.add_argument("--samples", type=_count, help="override every scenario's samples")
+    parser.add_argument("--seed", type=_seed, help="override every scenario's seed")
     parser.add_argument("--out", help="write the stacked results (.nc or .zarr); each "
                         "scenario is streamed to disk first, so a sweep can be resumed")
     parser.add_argument("--resume", action="store_true",
@@ -143,16 +224,36 @@ def _add_experiment_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
+DESCRIPTION = """\
+Monte Carlo simulation of Russian contract-soldier recruitment, losses and the
+signing-bonus bill, and of who pays it (federal and regional budgets). Give the
+disputed figures of a scenario as ranges in a TOML config; get distributions of the
+force, the bonus spending in RUB and USD, its weight in the budgets, and where each
+published claim falls."""
+
+EPILOG = """\
+examples:
+  fiscal-sim run configs/baseline.toml                    summary and claims tables
+  fiscal-sim run configs/baseline.toml --out results/baseline.nc
+  fiscal-sim report results/baseline.nc                   figures and index.html
+  fiscal-sim sensitivity configs/baseline.toml --outcome bonus_spend_usd_per_day_mean
+
+'fiscal-sim COMMAND --help' lists a command's options. README.md explains the
+scenarios, the outputs and the Python API; docs/ has the model and the config keys."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its subcommands."""
-    parser = _Parser(prog="fiscal-sim", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="fiscal-sim", description=DESCRIPTION, epilog=EPILOG,
+                     formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                     title="commands", metavar="COMMAND")
 
     run = commands.add_parser("run", help="simulate a scenario and print its summary")
     run.add_argument("config", help="scenario TOML file")
-    run.add_argument("--samples", type=_positive_int, help="override [run] samples")
-    run.add_argument("--seed", type=_nonnegative_int, help="override [run] seed")
+    run.add_argument("--samples", type=_count, help="override [run] samples")
+    run.add_argument("--seed", type=_seed, help="override [run] seed")
     run.add_argument("--design", choices=("random", "lhs", "sobol"),
                      help="override [run] design (sobol needs a power-of-two sample count)")
     run.add_argument("--out", help="write the results to this netCDF file")
@@ -166,10 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--outcome", required=True,
                       help="output variable, e.g. bonus_spend_usd_per_day_mean")
     sens.add_argument("--time", help="for per-step outcomes: a date (YYYY-MM-DD) or 'all'")
-    sens.add_argument("--samples", type=_positive_int, default=2**12,
+    sens.add_argument("--samples", type=_power_of_two, default=2**12,
                       help="base samples, a power of two (default 4096); Sobol costs "
                            "(parameters + 2) x samples model runs")
-    sens.add_argument("--seed", type=_nonnegative_int, help="override [run] seed")
+    sens.add_argument("--seed", type=_seed, help="override [run] seed")
     sens.add_argument("--log", action="store_true", help="analyse log(outcome)")
     sens.add_argument("--rank-only", action="store_true",
                       help="rank correlations and tornado only (for correlated priors)")
@@ -177,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(sens)
     sens.set_defaults(handler=_sensitivity)
 
-    sweep = commands.add_parser("sweep", help="run a sweep file: scenarios along 'scenario'")
+    sweep = commands.add_parser("sweep", help="run the scenarios of a sweep file (a base config "
+                                "and the factors to vary) and compare them")
     sweep.add_argument("file", help="sweep TOML file (base + [factors], or configs = [...])")
     _add_experiment_options(sweep)
     sweep.set_defaults(handler=_sweep)
@@ -200,12 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--observations", required=True, action="append",
                      help="observation TOML file (repeat for several: their observations "
                           "together)")
-    cal.add_argument("--particles", type=_positive_int, default=4000, help="particles (4000)")
+    cal.add_argument("--particles", type=_particles, default=4000, help="particles (4000)")
     cal.add_argument("--method", choices=("smc", "importance"), default="smc",
                      help="tempered SMC (default) or importance weighting for quick looks")
-    cal.add_argument("--moves", type=_positive_int, default=5,
+    cal.add_argument("--moves", type=_moves, default=5,
                      help="pCN moves per tempering stage (5)")
-    cal.add_argument("--seed", type=_nonnegative_int, help="override [run] seed")
+    cal.add_argument("--seed", type=_seed, help="override [run] seed")
     cal.add_argument("--out", help="write the posterior and forecast (.nc or .zarr)")
     _add_overrides(cal)
     cal.set_defaults(handler=_calibrate)
@@ -217,14 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="observation TOML file (repeat for several)")
     bt.add_argument("--cutoff", required=True, help="first (or only) cutoff, YYYY-MM-DD: "
                     "observations ending by it train, those starting at or after it are scored")
-    bt.add_argument("--horizon", type=_positive_int,
+    bt.add_argument("--horizon", type=_count,
                     help="score only observations within this many months of the cutoff")
     bt.add_argument("--every", help="rolling cutoffs every N months from --cutoff while "
                     "observations remain after them, e.g. 3M")
-    bt.add_argument("--particles", type=_positive_int, default=4000, help="particles (4000)")
+    bt.add_argument("--particles", type=_particles, default=4000, help="particles (4000)")
     bt.add_argument("--method", choices=("smc", "importance"), default="smc",
                     help="tempered SMC (default) or importance weighting")
-    bt.add_argument("--seed", type=_nonnegative_int, help="override [run] seed")
+    bt.add_argument("--seed", type=_seed, help="override [run] seed")
     bt.add_argument("--out", help="write the scores (netCDF); `fiscal-sim report` draws them")
     _add_overrides(bt)
     bt.set_defaults(handler=_backtest)
@@ -235,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     obs.add_argument("--from", dest="first", required=True, help="first month (YYYY-MM-DD)")
     obs.add_argument("--to", dest="last", required=True, help="last month (YYYY-MM-DD)")
     obs.add_argument("--freq", choices=("month",), default="month", help="aggregation")
-    obs.add_argument("--log-sd", type=float, default=0.1, help="error model (0.1)")
+    obs.add_argument("--log-sd", type=_positive_number, default=0.1, help="error model (0.1)")
     obs.add_argument("--reporter", default="general_staff", help="bias key (general_staff)")
     obs.add_argument("--fill-gaps", action="store_true", help="interpolate missing days")
     obs.add_argument("--out", required=True, help="observation TOML file to write")
@@ -252,8 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "start")
     be.add_argument("--bracket", type=_bracket, default=(0.0, 10.0), metavar="LOW,HIGH",
                     help="scales searched, LOW <= 1 <= HIGH (1 = today's level; default 0,10)")
-    be.add_argument("--samples", type=_positive_int, help="override [run] samples")
-    be.add_argument("--seed", type=_nonnegative_int, help="override [run] seed")
+    be.add_argument("--samples", type=_count, help="override [run] samples")
+    be.add_argument("--seed", type=_seed, help="override [run] seed")
     be.add_argument("--out", help="write the per-sample results to this netCDF file")
     _add_overrides(be)
     be.set_defaults(handler=_breakeven)
@@ -264,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     disc.add_argument("--where", required=True,
                       help='condition on per-sample outputs and param_* variables, e.g. '
                            '"force_change_persons < 0" (comparisons, and, or, not)')
-    disc.add_argument("--min-density", type=float, default=0.8,
+    disc.add_argument("--min-density", type=_density, default=0.8,
                       help="density the reported box should reach (default 0.8)")
     disc.add_argument("--inputs", help="comma-separated param_* variables the box may restrict "
                                        "(default: every varying one)")
@@ -280,28 +382,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class ProgressBar:
-    """A stderr progress bar that appears only once a run has taken over a second."""
+    """Progress of a run on stderr: a tqdm bar with the rate and the time left.
 
-    def __init__(self, enabled: bool, delay_seconds: float = 1.0, width: int = 30):
-        self.enabled, self.delay, self.width = enabled, delay_seconds, width
-        self.started = time.perf_counter()
-        self.shown = False
+    The bar appears only once the run has taken over `delay_seconds` (a run that
+    finishes in under a second prints nothing) and only when stderr is a terminal (a
+    log file or a pipe gets no bar). Called as ``bar(done_samples, total_samples)``
+    after each chunk, the `sim.run.plan.Progress` interface of runs and sweeps.
+
+    Parameters
+    ----------
+    enabled : bool
+        False (``--no-progress``) never draws a bar.
+    delay_seconds : float
+        Time before the bar may appear [s].
+    """
+
+    def __init__(self, enabled: bool = True, delay_seconds: float = 1.0):
+        stream = sys.stderr
+        self.bar = None
+        if enabled and stream.isatty():
+            from tqdm.auto import tqdm  # a widget in a notebook, text in a terminal
+
+            self.bar = tqdm(total=None, file=stream, delay=delay_seconds, unit=" samples",
+                            unit_scale=True, dynamic_ncols=True, leave=True)
 
     def __call__(self, done: int, total: int) -> None:
-        elapsed = time.perf_counter() - self.started
-        if not self.enabled or elapsed < self.delay:
+        if self.bar is None:
             return
-        self.shown = True
-        filled = round(self.width * done / total)
-        rate = done / elapsed
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] "
-                         f"{done}/{total} samples, {rate:,.0f} samples/s")
-        sys.stderr.flush()
+        if self.bar.total != total:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
         """End the bar's line, if it was drawn."""
-        if self.shown:
-            sys.stderr.write("\n")
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -312,7 +427,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UserError("--resume: needs --out, the file the interrupted run was writing")
     if args.out is not None:
         outputs.check_output(args.out, "results", inputs=scenario.files)
-    bar = ProgressBar(enabled=not args.no_progress and sys.stderr.isatty())
+    bar = ProgressBar(enabled=not args.no_progress)
     started = time.perf_counter()
     try:
         if args.out is not None:
@@ -359,7 +474,7 @@ def _run_experiments(experiments, args: argparse.Namespace, inputs: list[str],
         outputs.check_output(args.out, "results", inputs=files)
     if args.resume and not args.out:
         raise UserError("--resume: needs --out, the file the interrupted sweep was writing")
-    bar = ProgressBar(enabled=not args.no_progress and sys.stderr.isatty())
+    bar = ProgressBar(enabled=not args.no_progress)
     try:
         if args.out is not None:
             path = run_experiments_to_file(experiments, args.out, keep=args.keep,
@@ -403,33 +518,64 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.out is not None:
         outputs.check_output(args.out, "results",
                              inputs=[*scenario.files, *args.observations])
+    def progress(line: str) -> None:  # the collapse warning goes to stderr, once, below
+        if not line.startswith("WARNING: "):
+            print(line)
+
     ds = calibrate(scenario, observations, particles=args.particles, seed=args.seed,
-                   method=args.method, moves=args.moves, log=print)
-    print(f"\n{ds.attrs['calibration_method']}: {ds.attrs['stages']} stage(s), ESS per stage "
-          f"{ds.attrs['stage_ess']}, log evidence {ds.attrs['log_evidence']:.2f}, "
+                   method=args.method, moves=args.moves, log=progress)
+    ess = ", ".join(human(x) for x in json.loads(ds.attrs["stage_ess"]))
+    print(f"\n{ds.attrs['calibration_method']}: {ds.attrs['stages']} stage(s), effective "
+          f"sample size per stage {ess}, log evidence {ds.attrs['log_evidence']:.2f}, "
           f"{ds.attrs['final_distinct_particles']} distinct particles")
     if "warning" in ds.attrs:
         print(f"WARNING: {ds.attrs['warning']}", file=sys.stderr)
     table = ds[["prior_p5", "prior_p50", "prior_p95", "posterior_p5", "posterior_p50",
                 "posterior_p95"]].to_dataframe().map(human)
-    table["narrowing"] = [f"{x:.2f}" for x in ds["narrowing"].values]
-    print("\nPrior against posterior (5th, 50th, 95th percentiles; narrowing = posterior / "
-          "prior 90% width)")
+    table["narrowing"] = [percent(x) for x in ds["narrowing"].values]
+    print("\nPrior against posterior (5th, 50th, 95th percentiles; narrowing = posterior 90% "
+          "width as a share of the prior's)")
     print(table.to_string())
     pairs = json.loads(ds.attrs["unseparable_pairs"])
     if pairs:
-        print("\nPairs these observations cannot separate (posterior rank correlation): "
-              + "; ".join(f"{p['a']} and {p['b']} ({p['rank_correlation']:+.2f})"
-                          for p in pairs))
-    checks = ds[["observed", "predictive_p5", "predictive_p50", "predictive_p95",
-                 "predictive_percentile"]].to_dataframe()
-    print("\nPosterior predictive checks")
-    print(checks.map(lambda x: f"{x:.1f}" if abs(x) < 100 else human(x)).to_string())
+        print(pairs_text(pairs))
+    checks = ds[["observed", "predictive_p5", "predictive_p50", "predictive_p95"]
+                ].to_dataframe().map(human)
+    checks["percentile"] = [f"{x:.0f}" for x in ds["predictive_percentile"].values]
+    print("\nPosterior predictive checks (percentile: where the observed figure falls in the "
+          "posterior predictive distribution, 0 to 100)")
+    print(checks.to_string())
     print()
     print(summarize(ds))
     if args.out is not None:
         print(f"\nwrote {io.write_results(ds, args.out)}")
     return 0
+
+
+PAIRS_SHOWN = 10
+"""Unseparable pairs printed by ``calibrate`` (the strongest; the file holds them all)."""
+
+
+def pairs_text(pairs: list[dict]) -> str:
+    """The pairs of parameters the observations cannot separate, strongest first, at most
+    `PAIRS_SHOWN` of them.
+
+    Parameters
+    ----------
+    pairs : list of dict
+        ``{"a", "b", "rank_correlation"}`` each, strongest first (the results'
+        ``unseparable_pairs`` attribute).
+
+    Returns
+    -------
+    str
+    """
+    shown = "; ".join(f"{p['a']} and {p['b']} ({p['rank_correlation']:+.2f})"
+                      for p in pairs[:PAIRS_SHOWN])
+    more = (f"; and {len(pairs) - PAIRS_SHOWN} more (posterior_rank_correlation in the "
+            "results)" if len(pairs) > PAIRS_SHOWN else "")
+    return ("\nPairs these observations cannot separate (posterior rank correlation): "
+            + shown + more)
 
 
 EVERY = re.compile(r"([1-9][0-9]{0,2})M")
@@ -518,8 +664,6 @@ def _observations(args: argparse.Namespace) -> int:
     first, last = dates
     if first > last:
         raise UserError(f"--from {first} is after --to {last}; expected --from <= --to")
-    if not (math.isfinite(args.log_sd) and args.log_sd > 0):
-        raise UserError(f"--log-sd: expected a finite number > 0, got {args.log_sd}")
     if not REPORTER.fullmatch(args.reporter):
         raise UserError(f"--reporter: expected a name of letters, digits, _ or - (at most 64), "
                         f"got {args.reporter!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io as stdio
+import time
 
 import xarray as xr
 
@@ -56,18 +57,40 @@ def test_python_dash_m_sim(tmp_path):
     assert version.returncode == 0 and "fiscal-sim" in version.stdout
 
 
-def test_progress_bar_appears_only_after_its_delay(monkeypatch):
-    buffer = stdio.StringIO()
-    monkeypatch.setattr(cli.sys, "stderr", buffer)
-    quiet = cli.ProgressBar(enabled=True, delay_seconds=3600)
-    quiet(5, 10)
-    quiet.close()
-    assert buffer.getvalue() == ""
-    bar = cli.ProgressBar(enabled=True, delay_seconds=0)
-    bar(5, 10)
+class _Terminal(stdio.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _slow_job(bar, chunks: int = 4, total: int = 4000, seconds: float = 0.05) -> None:
+    """A fake run: `chunks` chunks of `seconds` each, reported to `bar`."""
+    for i in range(1, chunks + 1):
+        time.sleep(seconds)
+        bar(i * total // chunks, total)
     bar.close()
-    assert "5/10 samples" in buffer.getvalue() and buffer.getvalue().endswith("\n")
-    off = cli.ProgressBar(enabled=False, delay_seconds=0)
-    before = buffer.getvalue()
-    off(1, 2)
-    assert buffer.getvalue() == before
+
+
+def test_progress_bar_on_a_terminal_shows_rate_and_counts(monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr(cli.sys, "stderr", terminal)
+    _slow_job(cli.ProgressBar(enabled=True, delay_seconds=0.05))
+    text = terminal.getvalue()
+    assert "samples/s" in text and "4.00k/4.00k" in text and "100%" in text, text
+    assert text.endswith("\n")  # the bar's line is ended
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(monkeypatch):
+    redirected = stdio.StringIO()  # isatty() is False, as for a log file or a pipe
+    monkeypatch.setattr(cli.sys, "stderr", redirected)
+    _slow_job(cli.ProgressBar(enabled=True, delay_seconds=0))
+    assert redirected.getvalue() == ""
+
+
+def test_no_progress_bar_for_a_run_under_its_delay_or_with_no_progress(monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr(cli.sys, "stderr", terminal)
+    _slow_job(cli.ProgressBar(enabled=True), seconds=0)  # the one-second rule
+    _slow_job(cli.ProgressBar(enabled=False, delay_seconds=0))  # --no-progress
+    assert terminal.getvalue() == ""

@@ -124,7 +124,7 @@ def test_summary_runs_to_disk_take_larger_chunks_bounded_by_memory(tmp_path):
 
 def test_a_run_to_a_full_disk_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(plan_module.io, "free_disk_bytes", lambda directory: 10**6)
-    with pytest.raises(ResourceError, match=r"on disk but 0\.0 GiB is free"):
+    with pytest.raises(ResourceError, match=r"iB on disk but 976\.6 KiB is free"):
         _plan(100_000, out=tmp_path / "r.nc")
 
 

@@ -29,13 +29,13 @@ from scipy import stats
 from scipy.stats import qmc
 
 from sim import io
-from sim.analysis.summary import human
 from sim.config.scenario import Scenario, suggest
 from sim.core.model import Noise
 from sim.core.schema import key_spec
 from sim.core.units import SAMPLE, TIME, TIME_BOUND, YEAR, attrs
 from sim.core.variables import BOUND, PER_SAMPLE, STEP, VARIABLES, YEARLY, outputs_for
 from sim.errors import ParameterError, ResourceError, UserError
+from sim.numbers import byte_size, human
 from sim.priors.sampling import (
     SEED_BLOCK_SAMPLES,
     active_noise,
@@ -145,7 +145,7 @@ def select_outcome(scenario: Scenario, name: str, time: str | dt.date | None = N
                f"output {name!r} is not made by this config (it leaves out the budget key "
                f"{VARIABLES[name].requires})" if name in VARIABLES else
                f"unknown output {name!r}{suggest(name, made)}")
-        raise ParameterError("outcome", f"{why}; expected one of: {', '.join(made)}")
+        raise ParameterError("outcome", f"{why}; {expected_outcomes(made)}")
     dim = _DIMS[VARIABLES[name].layout]
     if dim is None:
         if time is not None:
@@ -156,6 +156,29 @@ def select_outcome(scenario: Scenario, name: str, time: str | dt.date | None = N
     if time == "all":
         return Outcome(name, dim, None, log)
     return Outcome(name, dim, _position(scenario, dim, time), log)
+
+
+def expected_outcomes(names: list[str]) -> str:
+    """What ``--outcome`` accepts, for a refusal: the per-sample outcomes, then the
+    variables that need ``--time`` (per step, step boundary or calendar year).
+
+    Parameters
+    ----------
+    names : list of str
+        The outputs the scenario makes (`select_outcome`).
+
+    Returns
+    -------
+    str
+        ``"expected one of: a, b (one value per sample) or, with --time, c, d (per step,
+        step boundary or year)"``.
+    """
+    per_sample = [n for n in names if _DIMS[VARIABLES[n].layout] is None]
+    over_time = [n for n in names if _DIMS[VARIABLES[n].layout] is not None]
+    text = f"expected one of: {', '.join(per_sample)} (one value per sample)"
+    if over_time:
+        text += f" or, with --time, {', '.join(over_time)} (per step, step boundary or year)"
+    return text
 
 
 def _position(scenario: Scenario, dim: str, time: str | dt.date) -> int:
@@ -524,10 +547,10 @@ def check_sensitivity_memory(scenario: Scenario, samples: int, outcome: Outcome,
     d = len(uncertain_keys(scenario.priors))
     runs = (f"a rank screen of {samples} model runs" if rank_only
             else f"({d} + 2) x {samples} model runs")
-    head = (f"samples: {samples} base samples need {format_bytes(total)} for {runs} "
-            f"but {format_bytes(available_bytes)} is available")
+    head = (f"samples: {samples} base samples need {byte_size(total)} for {runs} "
+            f"but {byte_size(available_bytes)} is available")
     if need(2) > available_bytes:
-        raise ResourceError(f"{head}; not even 2 fit (they need {format_bytes(need(2))})",
+        raise ResourceError(f"{head}; not even 2 fit (they need {byte_size(need(2))})",
                             "samples")
     fit = 2
     while 2 * fit < samples and need(2 * fit) <= available_bytes:
@@ -535,12 +558,9 @@ def check_sensitivity_memory(scenario: Scenario, samples: int, outcome: Outcome,
     raise ResourceError(f"{head}; at most {fit} fit (a power of two)", "samples")
 
 
-def format_bytes(n_bytes: float) -> str:
-    """Bytes in GiB, or MiB or KiB when smaller than a tenth of one, with one decimal."""
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20)):
-        if n_bytes >= size / 10:
-            return f"{n_bytes / size:,.1f} {unit}"
-    return f"{n_bytes / 2**10:,.1f} KiB"
+format_bytes = byte_size
+"""Deprecated name of `sim.numbers.byte_size`, kept until `sim.analysis.calibration` imports
+that instead."""
 
 
 # ---------------------------------------------------------------- the analysis

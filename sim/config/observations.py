@@ -263,8 +263,9 @@ def read_series(path: str | Path, fill_gaps: bool = False) -> Series:
         if d1 == d0:
             raise UserError(f"{path}: row {n1}: date {d1} repeats row {n0}")
         if v1 < v0:
-            raise UserError(f"{path}: row {n1}: cumulative value {v1:g} on {d1} is below "
-                            f"{v0:g} on {d0}; a cumulative series never decreases")
+            raise UserError(f"{path}: row {n1}: cumulative value {_as_written(v1)} on {d1} is "
+                            f"below {_as_written(v0)} on {d0}; a cumulative series never "
+                            "decreases")
     dates = np.array([d for _, d, _ in parsed], dtype="datetime64[D]")
     values = np.array([v for _, _, v in parsed])
     steps = np.diff(dates).astype(int)
@@ -369,6 +370,15 @@ def observations_toml(totals, quantity: str, log_sd: float, reporter: str,
     comments = "".join(f"# {''.join(c if c.isprintable() else ' ' for c in line)}\n"
                        for line in header)
     return comments + "\n" + tomli_w.dumps(document)
+
+
+def _as_written(value: float) -> str:
+    """`value` as a series file writes it, in full (``1500000``, ``1234.5``): never
+    rounded, so that two close rows stay distinct in a message, nor in scientific
+    notation."""
+    if float(value).is_integer():
+        return str(int(value))
+    return np.format_float_positional(value, trim="-")
 
 
 def _number(value: float) -> int | float:

@@ -42,6 +42,7 @@ from sim.core.schema import (
 from sim.core.timegrid import FIRST_DATE, LAST_DATE, TimeGrid, add_months, build_time_grid
 from sim.core.variables import VARIABLES
 from sim.errors import ConfigError, ParameterError
+from sim.numbers import human
 from sim.priors.copula import Pair, cholesky_factor, correlation_matrix, offending_pairs
 from sim.priors.distributions import TAIL_PROBABILITY, Prior, PriorError, prior_from_value
 
@@ -407,6 +408,8 @@ outputs (products of a head count and a RUB amount, summed over the horizon) bel
 1e20 at the start, so a trillion-fold growth keeps them far below float32's 3.4e38; only
 inputs near the typo bound of 1e15 (`sim.core.schema.MAX_AMOUNT`) on two factors at once could
 still overflow."""
+GROWTH_FACTOR_TEXT = f"10^{round(math.log10(MAX_GROWTH_FACTOR))}"
+"""`MAX_GROWTH_FACTOR` for messages ("more than 10^12-fold"; not "1e+12")."""
 
 
 Blame = Callable[..., str]
@@ -503,7 +506,7 @@ def _check_growth(priors: dict[str, Prior], months: int, path: str,
     raise ConfigError(path, blame("time.months", *_GROWTH_CAUSES[main], *others),
                       f"the priors let amounts compound up to e^{sum(shares.values()):.3g}-fold "
                       f"(mostly {main}) over the {months}-month horizon (time.months), more "
-                      f"than {MAX_GROWTH_FACTOR:.0e}-fold, which could overflow; the largest "
+                      f"than {GROWTH_FACTOR_TEXT}-fold, which could overflow; the largest "
                       f"supported horizon for these priors is {largest} months")
 
 
@@ -542,10 +545,10 @@ def _check_bonus_jumps(priors: dict[str, Prior], schedules: dict[str, Schedule],
         return
     raise ConfigError(path, blame("recruitment.bonus_elasticity", *BONUS_KEYS),
                       f"the bonus (its schedules' entries, the regions' cuts) can reach "
-                      f"{low_all:.3g} to {high_all:.3g} RUB "
-                      f"against {low0:.3g} to {high0:.3g} at time.start, so with "
+                      f"{human(low_all)} to {human(high_all)} RUB "
+                      f"against {human(low0)} to {human(high0)} at time.start, so with "
                       f"bonus_elasticity {eps_low:.3g} to {eps_high:.3g} recruits could scale "
-                      f"up to e^{exponent:.3g}-fold, more than {MAX_GROWTH_FACTOR:.0e}-fold, "
+                      f"up to e^{exponent:.3g}-fold, more than {GROWTH_FACTOR_TEXT}-fold, "
                       "which could overflow; expected entries closer to the starting bonus "
                       "or a smaller elasticity")
 
@@ -578,7 +581,7 @@ def _prior_value(value: Any, path: str, dotted: str, where: str | None = None,
         raise ConfigError(
             path, where,
             f"expected values {domain.text} [{spec.unit}], but {prior.describe()} "
-            f"reaches {low:.6g} to {high:.6g}",
+            f"reaches {human(low, 6)} to {human(high, 6)}",
         )
     if source and not prior.source:
         prior = replace(prior, source=source)

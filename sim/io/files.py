@@ -11,7 +11,6 @@ file that looks complete. The partial stores of streamed runs are in `sim.io.sto
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -24,6 +23,7 @@ import xarray as xr
 from sim.errors import ConfigError, UserError
 from sim.io import faults, outputs
 from sim.io.store import ZARR_FORMAT, blosc_lz4, damaged_arrays, seal
+from sim.numbers import byte_size
 from sim.priors.sampling import SEED_BLOCK_SAMPLES
 
 NETCDF_ENGINE = "h5netcdf"
@@ -54,8 +54,8 @@ def regular_file_problem(path: str | Path, max_bytes: int | None = MAX_TEXT_BYTE
     if not stat.S_ISREG(info.st_mode):
         return "expected a regular file, got a device, FIFO or socket"
     if max_bytes is not None and info.st_size > max_bytes:
-        return (f"file is {info.st_size / 2**20:.0f} MiB; input files are limited to "
-                f"{max_bytes // 2**20} MiB")
+        return (f"file is {byte_size(info.st_size)}; input files are limited to "
+                f"{byte_size(max_bytes)}")
     return None
 
 
@@ -73,7 +73,7 @@ def read_text(path: str | Path) -> str:
     except OSError as error:
         raise ConfigError(str(path), "", f"cannot read: {error.strerror}") from None
     if len(data) > MAX_TEXT_BYTES:
-        raise ConfigError(str(path), "", f"file is larger than {MAX_TEXT_BYTES // 2**20} MiB")
+        raise ConfigError(str(path), "", f"file is larger than {byte_size(MAX_TEXT_BYTES)}")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -317,9 +317,15 @@ def free_disk_bytes(directory: str | Path) -> int:
 
 
 def available_memory_bytes() -> int:
-    """Memory available to a new allocation [bytes]: MemAvailable, else free pages."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    """Memory available to a new allocation without swapping [bytes].
+
+    ``psutil.virtual_memory().available``: MemAvailable on Linux, and its equivalent on
+    macOS and Windows. Tests replace this function to simulate a small machine.
+
+    Returns
+    -------
+    int
+    """
+    import psutil  # imported here: only runs that size themselves need it
+
+    return int(psutil.virtual_memory().available)

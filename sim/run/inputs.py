@@ -15,6 +15,7 @@ from sim.config.scenario import Scenario
 from sim.core.model import Noise
 from sim.errors import ResourceError
 from sim.io import available_memory_bytes
+from sim.numbers import byte_size
 from sim.run.chunks import chunk_inputs, default_chunk_samples, iter_tasks
 
 Inputs = tuple[tuple[int, int], dict[str, np.ndarray], Noise]
@@ -59,8 +60,8 @@ def all_inputs(scenario: Scenario, root: np.random.SeedSequence
     available = available_memory_bytes()
     if need > available // 2:
         raise ResourceError(f"{scenario.path}: {n:,} samples' inputs need about "
-                            f"{need / 2**30:.1f} GiB, more than half the "
-                            f"{available / 2**30:.1f} GiB available; use fewer samples")
+                            f"{byte_size(need)}, more than half the "
+                            f"{byte_size(available)} available; use fewer samples")
     parts = [(p, noise) for _, p, noise in iter_inputs(scenario, root)]
     if len(parts) == 1:
         return parts[0]

@@ -22,6 +22,7 @@ from sim import io
 from sim.config.scenario import Scenario
 from sim.core.variables import shape
 from sim.errors import ParameterError, ResourceError
+from sim.numbers import byte_size
 from sim.priors.sampling import uncertain_keys
 from sim.run.allocator import keep_freed_memory
 from sim.run.chunks import (
@@ -107,14 +108,14 @@ def check_memory(scenario: Scenario, samples: int, chunk_samples: int,
     if fixed > available_bytes / 2:
         raise ResourceError(
             f"{scenario.path}: {in_flight} chunk(s) of {chunk_samples} samples in flight need "
-            f"{fixed / 2**30:.1f} GiB before any results are kept, but "
-            f"{available_bytes / 2**30:.1f} GiB is available; use fewer --workers or a "
+            f"{byte_size(fixed)} before any results are kept, but "
+            f"{byte_size(available_bytes)} is available; use fewer --workers or a "
             "smaller --chunk-samples")
     fit = max(0, int((available_bytes - fixed) // per_sample))
     hint = "" if keep == "summary" else " (or use --keep summary)"
     raise ResourceError(
-        f"{scenario.path}: run.samples: {samples} samples need {total / 2**30:.1f} GiB but "
-        f"{available_bytes / 2**30:.1f} GiB is available; at most {fit} samples fit{hint}"
+        f"{scenario.path}: run.samples: {samples} samples need {byte_size(total)} but "
+        f"{byte_size(available_bytes)} is available; at most {fit} samples fit{hint}"
     )
 
 
@@ -123,9 +124,9 @@ def check_streaming_memory(scenario: Scenario, keep: str, chunk_samples: int,
     """Refuse a run to disk whose statistics and chunks in flight would exceed `limit`."""
     need = statistics_bytes(scenario, keep) + working_bytes(scenario, chunk_samples, in_flight)
     if need > limit:
-        raise ResourceError(f"{scenario.path}: a streaming run needs {need / 2**30:.2f} GiB "
+        raise ResourceError(f"{scenario.path}: a streaming run needs {byte_size(need)} "
                             f"(statistics and {in_flight} chunk(s) of {chunk_samples} samples) "
-                            f"but {limit / 2**30:.2f} GiB is allowed")
+                            f"but {byte_size(limit)} is allowed")
 
 
 def check_disk(scenario: Scenario, keep: str, out: Path) -> None:
@@ -136,7 +137,7 @@ def check_disk(scenario: Scenario, keep: str, out: Path) -> None:
         fit = int(free // (need / scenario.samples))
         raise ResourceError(
             f"{scenario.path}: run.samples: {scenario.samples} samples need up to "
-            f"{need / 2**30:.1f} GiB on disk but {free / 2**30:.1f} GiB is free at {out.parent}; "
+            f"{byte_size(need)} on disk but {byte_size(free)} is free at {out.parent}; "
             f"at most {fit} samples fit (or use --keep summary)")
 
 
