@@ -487,8 +487,8 @@ def _run_experiments(experiments, args: argparse.Namespace, inputs: list[str],
                                  workers=args.workers, progress=bar, source=source)
     finally:
         bar.close()
-    print(f"{len(experiments)} scenarios, {ds.attrs['wall_seconds']:.2f} s\n")
     print(comparison_text(ds))
+    print(f"\nran in {ds.attrs['wall_seconds']:.2f} s")
     if args.out is not None:
         print(f"\nwrote {path}")
     return 0
@@ -587,6 +587,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
     from sim.analysis.backtest import (
         backtest_table,
+        backtest_text,
         cutoff_dates,
         rolling_backtest,
         split_observations,
@@ -630,24 +631,6 @@ def _backtest(args: argparse.Namespace) -> int:
     if args.out is not None:
         print(f"\nwrote {io.write_results(ds, args.out)}")
     return 0
-
-
-def backtest_text(table) -> str:
-    """The backtest table with numbers for people: CRPS in the observations' units (611k),
-    coverage and skill in %."""
-    shown = table.copy().astype(object)
-    for column in table.columns:
-        values = table[column]
-        if column == "crps":
-            shown[column] = [human(x) if x == x else "" for x in values]
-        elif column == "log_score":
-            shown[column] = [f"{x:.2f}" if x == x else "" for x in values]
-        elif column.startswith(("coverage", "crps_skill")):
-            shown[column] = [f"{100 * x:+.0f}%" if column.startswith("crps_skill") and x == x
-                             else (f"{100 * x:.0f}%" if x == x else "") for x in values]
-        elif column == "cutoff":
-            shown[column] = [str(x)[:10] for x in values]
-    return shown.to_string(index=False)
 
 
 def _observations(args: argparse.Namespace) -> int:

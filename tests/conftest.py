@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import tomli_w
 from hypothesis import HealthCheck, settings
 
 from sim.cli import main
@@ -56,43 +56,9 @@ def minimal(**sections) -> dict:
     return config
 
 
-def toml_value(value) -> str:
-    """Render a Python value as TOML (numbers, strings, dates, inline tables, lists)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, int | float):
-        return repr(value) if value == value and abs(value) != float("inf") else (
-            "nan" if value != value else ("inf" if value > 0 else "-inf"))
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    raise TypeError(value)
-
-
 def to_toml(config: dict) -> str:
     """Render a config dict as a TOML document."""
-    def is_table_array(key, value):
-        return key == "claims" and isinstance(value, list) and value and all(
-            isinstance(v, dict) for v in value)
-
-    lines = []
-    for key, value in config.items():
-        if not isinstance(value, dict) and not is_table_array(key, value):
-            lines.append(f"{key} = {toml_value(value)}")
-    for key, value in config.items():
-        if is_table_array(key, value):
-            for claim in value:
-                lines.append("\n[[claims]]")
-                lines.extend(f"{k} = {toml_value(v)}" for k, v in claim.items())
-        elif isinstance(value, dict):
-            lines.append(f"\n[{key}]")
-            lines.extend(f"{k} = {toml_value(v)}" for k, v in value.items())
-    return "\n".join(lines) + "\n"
+    return tomli_w.dumps(config)
 
 
 @pytest.fixture

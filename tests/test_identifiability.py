@@ -10,13 +10,14 @@ import json
 
 import numpy as np
 import pytest
+import tomli_w
 
 import sim
 from sim.analysis.calibration import identifiability
 from sim.config.observations import load_observation_files
 from sim.priors.distributions import prior_from_value
 
-from .conftest import minimal, toml_value
+from .conftest import minimal
 
 # Hand-chosen test inputs (not reference data): 12 months, uncertain recruitment and
 # loss levels with shocks, everything else fixed.
@@ -33,14 +34,7 @@ MONTHS = [f"2025-{m:02d}-01" for m in range(1, 13)] + ["2026-01-01"]
 
 
 def observation_file(entries: list[dict], bias: dict | None = None) -> str:
-    lines = []
-    if bias:
-        lines.append("[bias]")
-        lines += [f"{name} = {toml_value(value)}" for name, value in bias.items()]
-    for entry in entries:
-        lines.append("\n[[observations]]")
-        lines += [f"{k} = {toml_value(v)}" for k, v in entry.items()]
-    return "\n".join(lines) + "\n"
+    return tomli_w.dumps({**({"bias": bias} if bias else {}), "observations": entries})
 
 
 def synthetic_observations(truth, rng, reporter: str = "", every: str = "all") -> list[dict]:

@@ -367,7 +367,7 @@ def test_sweep_that_would_not_fit_in_memory_is_refused_up_front(tmp_path):
                                                  source=str(path))
     message = str(refused.value)
     assert "\n" not in message and message.startswith(f"{path}: 2 scenarios x 1000 samples")
-    assert "GiB" in message and "(or use --keep summary)" in message
+    assert "84.6 MiB but 1.0 MiB is available" in message and "(or use --keep summary)" in message
     fit = int(re.search(r"at most (\d+) samples per scenario fit", message).group(1))
     assert 0 <= fit < 1000
     if fit:

@@ -233,6 +233,22 @@ def test_prior_outside_its_domain_shows_where_it_reaches(write_config, capsys):
     assert "e+06 to" not in line.split("reaches")[1]
 
 
+def test_prior_and_domain_in_a_refusal_read_without_exponents(write_config, capsys):
+    config = minimal(recruitment={"per_month": {"dist": "uniform", "low": -5e6, "high": 1e6}})
+    status, _, err = run_cli("validate", write_config(config), capsys=capsys)
+    line = one_line_refusal(status, err, "recruitment.per_month", "in [0, 1000trn]",
+                            "uniform(low=-5000000, high=1000000)")
+    assert not SCIENTIFIC.search(line), line
+
+
+def test_a_fixed_value_outside_its_domain_is_named_once(write_config, capsys):
+    config = minimal(recruitment={"per_month": 2e16})
+    status, _, err = run_cli("validate", write_config(config), capsys=capsys)
+    line = one_line_refusal(status, err, "recruitment.per_month",
+                            "but 20000000000000000 is outside")
+    assert "reaches" not in line and not SCIENTIFIC.search(line), line
+
+
 def test_decreasing_series_row_shows_both_values_in_full(tmp_path):
     series = tmp_path / "series.csv"
     series.write_text("date,cumulative\n2025-01-01,1500000\n2025-01-02,1499999\n")

@@ -23,13 +23,13 @@ import xarray as xr
 from scipy import special, stats
 
 from sim import io
-from sim.analysis.sensitivity import format_bytes
 from sim.config.claims import claim_values, claim_weights
 from sim.config.observations import ERROR_MODELS, ObservationSet, load_observation_files
 from sim.config.scenario import Scenario, check_claims_made, suggest
 from sim.core.model import Noise
 from sim.core.schema import CLAIM_QUANTITIES
 from sim.errors import ConfigError, ParameterError, ResourceError, UserError
+from sim.numbers import byte_size
 from sim.priors.sampling import (
     NOISE_SWITCH,
     active_noise,
@@ -316,9 +316,9 @@ def check_calibration_memory(scenario: Scenario, observations: ObservationSet,
     if total <= available_bytes:
         return
     lat = _latent(scenario, observations)
-    head = (f"particles: {particles} particles need {format_bytes(total)} ({lat.size} "
+    head = (f"particles: {particles} particles need {byte_size(total)} ({lat.size} "
             f"latent dimensions, {scenario.grid.n_steps} steps of model outputs each) but "
-            f"{format_bytes(available_bytes)} is available")
+            f"{byte_size(available_bytes)} is available")
     if need(2) > available_bytes:
         raise ResourceError(f"{head}; not even 2 particles fit", "particles")
     low, high = 2, particles - 1  # need(low) fits; find the largest n <= high that does

@@ -42,7 +42,7 @@ from sim.core.units import attrs
 from sim.core.variables import shape
 from sim.errors import ConfigError, OutputError, ParameterError, ResourceError
 from sim.io import outputs
-from sim.numbers import MONTH_UNITS, format_value, human, unit_label
+from sim.numbers import MONTH_UNITS, byte_size, format_value, human, unit_label
 from sim.priors.distributions import Prior, PriorError, prior_from_value
 from sim.priors.sampling import root_seed, uncertain_keys
 from sim.run.chunks import STORAGE_DTYPE, default_chunk_samples
@@ -317,7 +317,7 @@ def check_sweep_memory(experiments: list[Experiment], keep: str, available_bytes
     per_sample = sweep_memory_bytes(experiments, keep, in_flight, samples=1) - fixed
     fit = max(0, int((available_bytes - fixed) // per_sample))
     raise _too_big(experiments, keep, source, fit,
-                   f"{need / 2**30:.1f} GiB but {available_bytes / 2**30:.1f} GiB is available")
+                   f"{byte_size(need)} but {byte_size(available_bytes)} is available")
 
 
 def _too_big(experiments: list[Experiment], keep: str, source: str, fit: int,
@@ -466,7 +466,7 @@ def check_sweep_disk(experiments: list[Experiment], keep: str, out: Path,
     if need() <= free:
         return
     raise _too_big(experiments, keep, source, int(free // need(1)),
-                   f"{need() / 2**30:.1f} GiB on disk but {free / 2**30:.1f} GiB is free at "
+                   f"{byte_size(need())} on disk but {byte_size(free)} is free at "
                    f"{out.parent}")
 
 

@@ -35,7 +35,7 @@ from sim.core.schema import key_spec
 from sim.core.units import SAMPLE, TIME, TIME_BOUND, YEAR, attrs
 from sim.core.variables import BOUND, PER_SAMPLE, STEP, VARIABLES, YEARLY, outputs_for
 from sim.errors import ParameterError, ResourceError, UserError
-from sim.numbers import byte_size, human
+from sim.numbers import byte_size, format_value, unit_label
 from sim.priors.sampling import (
     SEED_BLOCK_SAMPLES,
     active_noise,
@@ -558,10 +558,6 @@ def check_sensitivity_memory(scenario: Scenario, samples: int, outcome: Outcome,
     raise ResourceError(f"{head}; at most {fit} fit (a power of two)", "samples")
 
 
-format_bytes = byte_size
-"""Deprecated name of `sim.numbers.byte_size`, kept until `sim.analysis.calibration` imports
-that instead."""
-
 
 # ---------------------------------------------------------------- the analysis
 
@@ -745,31 +741,53 @@ def _sensitivity_dataset(scenario, selection, keys, variables, samples, seed, co
 
 
 def ranked_table(ds: xr.Dataset) -> str:
-    """The analysis as text: parameters ranked by total index (or |PRCC|)."""
+    """The analysis as text: parameters ranked by total index (or |PRCC|).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sensitivity result (`sensitivity`); with a time, boundary or year dimension
+        (``--time all``), its last value is shown.
+
+    Returns
+    -------
+    str
+        A heading (outcome, units, date, base samples), then one row per prior, most
+        influential first: ``S1`` and ``ST`` with their bootstrap intervals (Sobol runs
+        only), ``Spearman`` and ``PRCC`` rank correlations, and the outcome with that prior
+        at its 5th (``at p5``) and 95th (``at p95``) percentile in the outcome's units
+        (shares in %); then the outcome with every prior at its median and a note on
+        common random numbers.
+    """
     extra = [d for d in ds["spearman"].dims if d != PARAMETER]
     view = ds.isel({extra[0]: -1}) if extra else ds
     where = f" at {str(view[extra[0]].values)[:10]}" if extra else ""
     has_sobol = "total_order" in ds
+    units = ds.attrs["outcome_units"]
     order = np.argsort(-(view["total_order"].values if has_sobol
                          else np.abs(view["prcc"].values)), kind="stable")
-    header = f"{'parameter':<34}"
+    width = max(len("parameter"), *(len(str(name)) for name in view[PARAMETER].values))
+    header = f"{'parameter':<{width}}"
     if has_sobol:
-        header += f"{'S1':>7} {'[low, high]':>15} {'ST':>7} {'[low, high]':>15}"
-    header += f"{'Spearman':>9} {'PRCC':>7} {'at p5':>9} {'at p95':>9}"
-    lines = [f"Sensitivity of {ds.attrs['outcome']} [{ds.attrs['outcome_units']}]{where}, "
+        header += f" {'S1':>6} {'[low, high]':>15} {'ST':>6} {'[low, high]':>15}"
+    header += f" {'Spearman':>8} {'PRCC':>6} {'at p5':>8} {'at p95':>8}"
+    lines = [f"Sensitivity of {ds.attrs['outcome']} [{unit_label(units)}]{where}, "
              f"{ds.attrs['samples']} base samples", header]
     for i in order:
         row = view.isel({PARAMETER: int(i)})
-        line = f"{row[PARAMETER].values!s:<34}"
+        line = f"{row[PARAMETER].values!s:<{width}}"
         if has_sobol:
-            line += (f"{float(row.first_order):>7.3f} [{float(row.first_order_low):>6.3f},"
-                     f"{float(row.first_order_high):>6.3f}] {float(row.total_order):>7.3f} "
+            line += (f" {float(row.first_order):>6.3f} [{float(row.first_order_low):>6.3f},"
+                     f"{float(row.first_order_high):>6.3f}] {float(row.total_order):>6.3f} "
                      f"[{float(row.total_order_low):>6.3f},{float(row.total_order_high):>6.3f}]")
-        line += (f"{float(row.spearman):>9.3f} {float(row.prcc):>7.3f} "
-                 f"{human(float(row.tornado_low)):>9} {human(float(row.tornado_high)):>9}")
+        line += (f" {float(row.spearman):>8.3f} {float(row.prcc):>6.3f} "
+                 f"{format_value(float(row.tornado_low), units):>8} "
+                 f"{format_value(float(row.tornado_high), units):>8}")
         lines.append(line)
-    lines.append(f"All priors at their medians: {human(float(view['tornado_base']))}.")
+    lines.append("All priors at their medians: "
+                 f"{format_value(float(view['tornado_base']), units)}.")
     lines.extend(textwrap.wrap(NOISE_NOTE, 99))
     if extra:
-        lines.append(f"The file holds every {extra[0]} ({ds.sizes[extra[0]]} values).")
+        count = ds.sizes[extra[0]]
+        lines.append(f"The file holds every {extra[0]} ({count} value{'s' * (count != 1)}).")
     return "\n".join(lines)

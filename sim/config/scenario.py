@@ -200,6 +200,11 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
     Returns
     -------
     Scenario
+        The validated scenario (immutable; see `Scenario` for its attributes): the
+        config it came from (``path``, ``files``, the merged ``resolved`` config), the
+        time ``grid``, the run defaults (``samples``, ``seed``, ``design``), every prior
+        by dotted key, ``correlations``, ``schedules`` and ``claims``.
+        ``with_run(samples=, seed=, design=)`` returns a copy with other run settings.
 
     Raises
     ------
@@ -580,8 +585,9 @@ def _prior_value(value: Any, path: str, dotted: str, where: str | None = None,
     if not domain.contains(low, high):
         raise ConfigError(
             path, where,
-            f"expected values {domain.text} [{spec.unit}], but {prior.describe()} "
-            f"reaches {human(low, 6)} to {human(high, 6)}",
+            f"expected values {domain.text} [{spec.unit}], but {prior.describe()} " + (
+                "is outside" if prior.is_fixed
+                else f"reaches {human(low, 6)} to {human(high, 6)}"),
         )
     if source and not prior.source:
         prior = replace(prior, source=source)

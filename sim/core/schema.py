@@ -46,8 +46,8 @@ MAX_AMOUNT = 1e15
 """Largest allowed person count or RUB amount: ten times Russia's GDP in RUB."""
 
 DOMAINS = {
-    "positive": Domain(0.0, MAX_AMOUNT, True, "> 0 and <= 1e15"),
-    "nonnegative": Domain(0.0, MAX_AMOUNT, False, "in [0, 1e15]"),
+    "positive": Domain(0.0, MAX_AMOUNT, True, "> 0 and <= 1000trn"),
+    "nonnegative": Domain(0.0, MAX_AMOUNT, False, "in [0, 1000trn]"),
     "share": Domain(0.0, 1.0, False, "in [0, 1]"),
     "growth": Domain(-1.0, 10.0, True, "> -1 and <= 10"),
     "rate": Domain(-10.0, 10.0, False, "in [-10, 10]"),

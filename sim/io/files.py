@@ -263,6 +263,13 @@ def read_results(path: str | Path, lazy: bool = False) -> xr.Dataset:
         Leave the data on disk until used (for large runs); default: load it, which
         also verifies every checksum.
 
+    Returns
+    -------
+    xarray.Dataset
+        The results as written (variables with ``units``, ``long_name`` and
+        ``description`` attrs; provenance in the dataset's attrs), loaded into memory
+        unless ``lazy``.
+
     Raises
     ------
     UserError

@@ -237,11 +237,18 @@ class Prior:
         return float(self.ppf(np.array(q)))
 
     def describe(self) -> str:
-        """Short text form, e.g. ``lognormal(median=5.5e4, sigma=0.061)``."""
+        """Short text form, e.g. ``lognormal(median=55000, sigma=0.061)``: six significant
+        digits, never in scientific notation."""
         if self.is_fixed:
-            return f"{self.params['value']:.6g}"
-        inner = ", ".join(f"{k}={v:.6g}" for k, v in self.params.items())
+            return _plain(self.params["value"])
+        inner = ", ".join(f"{k}={_plain(v)}" for k, v in self.params.items())
         return f"{self.family}({inner})"
+
+
+def _plain(x: float) -> str:
+    """``x`` with six significant digits in positional notation (no exponent)."""
+    return np.format_float_positional(float(x), precision=6, unique=True, fractional=False,
+                                      trim="-")
 
 
 _RANGE_RE = re.compile(r"^\s*(\S+)\s+to\s+(\S+)\s*$")

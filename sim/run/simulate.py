@@ -68,7 +68,13 @@ def simulate(scenario: Scenario, samples: int | None = None,
         Dims ``sample``, ``time`` (step starts), ``time_bound`` (step
         boundaries, for stocks), ``year``, ``claim`` (and ``quantile`` in
         summary mode); the variables of `sim.core.variables.VARIABLES` kept by
-        `keep`, ``param_*`` sampled parameters and ``claim_value``.
+        `keep` (docs/outputs.md lists each with its units), ``param_*`` sampled
+        parameters and ``claim_value``. With ``keep="summary"`` a per-step or per-year
+        variable ``X`` is replaced by ``X_quantiles`` (over samples, by ``quantile``),
+        ``X_sample_mean`` and ``X_sample_sd``. Every variable's attrs hold ``units``,
+        ``long_name`` and ``description``; the dataset's attrs record the provenance
+        (the resolved config, seed and its spawn key, sample design, package and model
+        versions), the claims (JSON), and the wall time and throughput of the run.
 
     Raises
     ------
