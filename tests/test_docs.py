@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import shlex
+from pathlib import Path
+
+from sim.cli import build_parser
 from sim.core.schema import REQUIRED, SCHEMA
 from sim.core.variables import VARIABLES
 
@@ -52,3 +57,31 @@ def test_every_source_a_config_cites_is_in_docs_sources():
         assert section in sections, f"section {section} missing from docs/sources.md"
         assert re.search(rf"\b{row}\w*", sources), f"{section} {row} missing from docs/sources.md"
     assert "B" in sections
+
+
+def _markdown_files():
+    return [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def test_every_image_the_docs_show_exists():
+    shown = [(doc, target) for doc in _markdown_files()
+             for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", doc.read_text())]
+    assert any(doc.name == "tutorial.md" for doc, _ in shown)  # the tutorial has figures
+    missing = [f"{doc.name}: {target}" for doc, target in shown
+               if not (doc.parent / target).is_file()]
+    assert not missing
+
+
+def test_the_tutorial_commands_parse_and_name_real_outputs():
+    """Every fiscal-sim command in the tutorial is accepted by the parser, and every
+    --outcome it asks for is an output variable."""
+    text = (REPO / "docs" / "tutorial.md").read_text().replace("\\\n", " ")
+    commands = [shlex.split(line.split("fiscal-sim", 1)[1])
+                for line in text.splitlines() if line.startswith(".venv/bin/fiscal-sim ")]
+    assert len(commands) >= 4
+    parser = build_parser()
+    for argv in commands:
+        args = parser.parse_args(argv)
+        assert Path(REPO / args.config if hasattr(args, "config") else REPO).exists()
+        if getattr(args, "outcome", None):
+            assert args.outcome in VARIABLES, args.outcome

@@ -863,7 +863,8 @@ def _outcome_name(sens: xr.Dataset, per_day: bool = True) -> str:
     name = str(sens.attrs.get("outcome", "outcome"))
     units = str(sens.attrs.get("outcome_units", ""))
     text = display_name(name, {"long_name": name.replace("_", " "), "units": units})
-    text = text[:1].lower() + text[1:] if name in DISPLAY_NAMES else text
+    if not text[1:2].isupper():  # mid-sentence: "regional ...", but "USD ..." stays
+        text = text[:1].lower() + text[1:]
     return f"{text} per day" if per_day and units.endswith("/day") else text
 
 
