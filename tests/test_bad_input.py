@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tomllib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -210,8 +211,7 @@ def test_sweep_that_would_not_fit_is_refused_with_what_fits(tmp_path):
     message = str(refused.value)
     assert "\n" not in message and "9 scenarios" in message
     fit = int(message.split("at most ")[1].split()[0])
-    small = [e.__class__(e.label, e.factors, e.scenario.with_run(samples=max(1, fit)))
-             for e in experiments]
+    small = [replace(e, scenario=e.scenario.with_run(samples=max(1, fit))) for e in experiments]
     assert fit >= 0
     if fit:  # the figure given does fit (the same estimate)
         from sim.analysis.experiments import sweep_memory_bytes

@@ -53,9 +53,7 @@ def sens():
 
 @pytest.fixture(scope="module")
 def sweep():
-    experiments = load_sweep(CONFIGS / "sweeps" / "sources.toml")
-    return run_experiments([e.__class__(e.label, e.factors, e.scenario.with_run(samples=200))
-                            for e in experiments])
+    return run_experiments(load_sweep(CONFIGS / "sweeps" / "sources.toml", samples=200))
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import datetime as dt
 import os
 import re
 import tomllib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -367,12 +368,12 @@ def test_sweep_that_would_not_fit_in_memory_is_refused_up_front(tmp_path):
                                                  source=str(path))
     message = str(refused.value)
     assert "\n" not in message and message.startswith(f"{path}: 2 scenarios x 1000 samples")
-    assert "84.6 MiB but 1.0 MiB is available" in message and "(or use --keep summary)" in message
+    assert "84.6 MiB but 1.0 MiB is available" in message
+    assert "(or use --keep summary)" in message
     fit = int(re.search(r"at most (\d+) samples per scenario fit", message).group(1))
     assert 0 <= fit < 1000
     if fit:
-        small = [e.__class__(e.label, e.factors, e.scenario.with_run(samples=fit))
-                 for e in experiments]
+        small = [replace(e, scenario=e.scenario.with_run(samples=fit)) for e in experiments]
         ds = sim.analysis.experiments.run_experiments(small, available_bytes=2**20)
         assert ds.sizes["sample"] == fit
 

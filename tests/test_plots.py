@@ -31,9 +31,7 @@ def summary_run():
 
 @pytest.fixture(scope="module")
 def sweep():
-    experiments = load_sweep(CONFIGS / "sweeps" / "sources.toml")
-    return run_experiments([e.__class__(e.label, e.factors, e.scenario.with_run(samples=300))
-                            for e in experiments])
+    return run_experiments(load_sweep(CONFIGS / "sweeps" / "sources.toml", samples=300))
 
 
 @pytest.fixture(scope="module")

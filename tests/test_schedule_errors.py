@@ -43,7 +43,7 @@ BAD = {
         minimal(losses={"per_month": schedule({D(2024, 1, 1): 1, "soon": 2})}),
         "losses.per_month.schedule.soon", "expected a date"),
     "a date-time": (
-        minimal(fx={"rub_per_usd": schedule({'"2024-01-01T00:00"': 90})}),
+        minimal(fx={"rub_per_usd": schedule({"2024-01-01T00:00": 90})}),
         "fx.rub_per_usd.schedule.2024-01-01T00:00", "expected a date"),
     "a date the results cannot hold": (
         minimal(budget={"defense_rub": schedule({"0001-01-01": 1e13})}),
@@ -52,7 +52,7 @@ BAD = {
         minimal(pay={"growth": schedule({D(2024, 1, 1): 0.1, "20240101": 0.2})}),
         "pay.growth.schedule.20240101", "expected a date (YYYY-MM-DD)"),
     "an ISO week date": (
-        minimal(pay={"growth": schedule({D(2024, 1, 1): 0.1, '"2024-W02-1"': 0.2})}),
+        minimal(pay={"growth": schedule({D(2024, 1, 1): 0.1, "2024-W02-1": 0.2})}),
         "pay.growth.schedule.2024-W02-1", "expected a date (YYYY-MM-DD)"),
     "too many entries": (
         minimal(pay={"growth": schedule({D(2000, 1, 1) + dt.timedelta(days=i): 0.1
