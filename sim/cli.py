@@ -401,7 +401,7 @@ class ProgressBar:
         stream = sys.stderr
         self.bar = None
         if enabled and stream.isatty():
-            from tqdm.auto import tqdm  # a widget in a notebook, text in a terminal
+            from tqdm import tqdm
 
             self.bar = tqdm(total=None, file=stream, delay=delay_seconds, unit=" samples",
                             unit_scale=True, dynamic_ncols=True, leave=True)

@@ -120,6 +120,65 @@ def is_share(units: str) -> bool:
     return str(units).strip() in SHARE_UNITS
 
 
+PERCENT_NAME_PARTS = ("share", "stress", "threshold", "_rate", "growth", "inflation", "drift",
+                      "volatility")
+"""A dimensionless quantity whose name holds one of these reads as a percentage; other
+dimensionless quantities (an elasticity, a persistence, a multiplier, a scale) are plain
+numbers."""
+
+
+def reads_as_percent(name: str, units: str) -> bool:
+    """Whether a named quantity reads as a percentage: a rate (units ``1/month``,
+    ``1/year``) or a dimensionless quantity named as a share (`PERCENT_NAME_PARTS`).
+
+    Parameters
+    ----------
+    name : str
+        The quantity's name (``bonus_share_of_defense_horizon``, ``losses.killed_share``,
+        ``bonus.regional_rub@2025-01-01``, ``share of federal spending``).
+    units : str
+        Its units attribute.
+
+    Returns
+    -------
+    bool
+    """
+    units = str(units).strip()
+    if units.startswith("1/"):
+        return True
+    base = str(name).split("@")[0].lower()
+    return is_share(units) and any(part in base for part in PERCENT_NAME_PARTS)
+
+
+def value_text(x, units: str = "", name: str = "") -> str:
+    """One named value for a table or a figure whose units are shown beside it:
+    percentages for shares and rates (`reads_as_percent`), one decimal for months,
+    k/M/bn/trn otherwise; ``n/a`` for a missing value, text passed through.
+
+    Parameters
+    ----------
+    x : float, str or None
+    units : str
+    name : str
+        The quantity's name, which tells a share from another dimensionless number.
+
+    Returns
+    -------
+    str
+        Never in scientific notation.
+    """
+    if x is None or isinstance(x, str):
+        return "" if x is None else x
+    x = float(x)
+    if math.isnan(x):
+        return "n/a"
+    if reads_as_percent(name, units):
+        return percent(x)
+    if str(units).strip() in MONTH_UNITS:
+        return months(x)
+    return human(x)
+
+
 def format_value(x: float, units: str = "") -> str:
     """A value for a table whose units are shown elsewhere (a column or a header).
 
@@ -191,7 +250,10 @@ def percentage_points(x: float) -> str:
     x = float(x)
     if math.isnan(x):
         return "n/a"
-    return ("0" if x == 0 else f"{100 * x:#.2g}".rstrip(".")) + " pp"
+    if x == 0:
+        return "0 pp"
+    return (f"{100 * x:#.2g}".rstrip(".") if abs(100 * x) >= 0.01
+            else _significant(100 * x, 2)) + " pp"
 
 
 def iso_date(value) -> str:

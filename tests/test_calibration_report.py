@@ -17,8 +17,9 @@ import pytest
 
 from sim import io
 from sim.cli import main
+from sim.numbers import value_text
 from sim.report import calibration_page, calibration_plots
-from sim.report.calibration_plots import DATA_END_LABEL, OBSERVED_LABEL, percent, readable
+from sim.report.calibration_plots import DATA_END_LABEL, OBSERVED_LABEL
 from sim.report.html import kind_of
 
 from .conftest import CONFIGS
@@ -198,16 +199,15 @@ def test_backtest_report(reports):
     assert 'id="calibrations"' in page and 'id="provenance"' in page
 
 
-def test_numbers_for_humans():
-    assert readable(611_000) == "611k"
-    assert readable(1.03e12) == "1.03trn"
-    assert readable(-37_312) == "-37.3k"
-    assert readable(999_600) == "1M"
-    assert readable(0.00175) == "0.00175"
-    assert readable(2.0) == "2" and readable(0) == "0" and readable(float("nan")) == ""
-    assert percent(0.081) == "8.1%" and percent(0.0053) == "0.53%"
+def test_parameters_read_as_percent_by_name_and_units():
+    """Shares and rates in %, other dimensionless numbers plain (one rule, sim.numbers)."""
+    assert value_text(0.3, "1", "losses.killed_share") == "30.0%"
+    assert value_text(0.05, "1/year", "prices.inflation") == "5.0%"
+    assert value_text(0.5, "1", "recruitment.shock_persistence") == "0.5"
+    assert value_text(1.2e6, "RUB", "bonus.regional_rub@2025-01-01") == "1.2M"
+    assert value_text(float("nan"), "1", "losses.killed_share") == "n/a"
     for x in (1e-9, 3.3e-7, 1e20, -4.5e-12):
-        assert not SCIENTIFIC.search(readable(x)) and not SCIENTIFIC.search(percent(x))
+        assert not SCIENTIFIC.search(value_text(x, "1", "a_share"))
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless check needs chromium (Debian package "
@@ -241,7 +241,7 @@ def test_pages_caption_every_figure_and_show_no_unit_1(reports, name):
         assert caption[0].isupper() and caption.endswith(".") and ". " not in caption
     if name == "posterior":
         fan = next(c for c in page.captions if c.startswith("Daily signing-bonus spend"))
-        assert "from 2024-01-01 to 2027-01-01" in fan and "line at 2026-01-01" in fan
+        assert "from 2024-01 to 2026-12" in fan and "line at 2026-01-01" in fan
         probabilities = page.tables["probabilities"]["rows"]
         assert all(re.fullmatch(r"\d+\.\d%", row[1]) and row[2].endswith(" pp")
                    for row in probabilities)

@@ -257,3 +257,12 @@ def test_decreasing_series_row_shows_both_values_in_full(tmp_path):
     assert str(refused.value) == (f"{series}: row 3: cumulative value 1499999 on 2025-01-02 is "
                                   "below 1500000 on 2025-01-01; a cumulative series never "
                                   "decreases")
+
+
+@pytest.mark.parametrize("outcome", ["first_cut_date", "first_stress_date"])
+def test_an_outcome_that_is_nan_by_design_is_refused(outcome, capsys):
+    status, _, err = run_cli("sensitivity", str(CONFIGS / "baseline.toml"), "--outcome",
+                             outcome, "--samples", "64", capsys=capsys)
+    line = one_line_refusal(status, err, "--outcome", f"{outcome} is NaN in the samples",
+                            "use ")
+    assert "runway" in line

@@ -12,6 +12,7 @@ import pytest
 import sim
 from sim.analysis.experiments import load_sweep, run_experiments
 from sim.report import plots
+from sim.run.sketch import DEFAULT_RELATIVE_ACCURACY
 
 from .conftest import CONFIGS
 
@@ -78,7 +79,7 @@ def test_fan_chart_from_summary_results(summary_run, run, tmp_path):
     assert len(ax.collections) == 2
     median = ax.lines[0].get_ydata()
     stored = summary_run.force_persons_quantiles.sel(quantile=0.5).values
-    alpha = plots.SKETCH_RELATIVE_ACCURACY
+    alpha = DEFAULT_RELATIVE_ACCURACY
     assert np.all(median >= stored / (1 + alpha)) and np.all(median <= stored / (1 - alpha))
     exact = run.force_persons.astype(float).median("sample").values
     np.testing.assert_allclose(median, exact, rtol=2 * alpha / (1 - alpha) + 1e-6)
@@ -102,7 +103,7 @@ def test_sketch_staircase_is_drawn_smoothly():
     raw = sketch.quantiles(levels)
     exact = np.quantile(values, levels, axis=1, method="lower")
     drawn = plots.smooth_within_sketch(raw)
-    alpha = plots.SKETCH_RELATIVE_ACCURACY
+    alpha = DEFAULT_RELATIVE_ACCURACY
     assert np.sum(np.diff(raw[1]) == 0) > steps / 2  # the staircase
     assert np.sum(np.diff(drawn[1]) == 0) <= steps // 12
     assert np.all(drawn >= raw / (1 + alpha) - 1e-9) and np.all(drawn <= raw / (1 - alpha))
@@ -182,7 +183,7 @@ def test_scenario_comparison(sweep, tmp_path):
 
 
 def test_scale_formatter():
-    formatter = plots._formatter()
+    formatter = plots.amount_formatter()
     assert formatter(24e6, 0) == "24M" and formatter(1.5e9, 0) == "1.5bn"
     share = plots.share_formatter()
     assert share(0.05, 0) == "5%" and share(0.035, 0) == "3.5%" and share(0, 0) == "0%"
@@ -196,3 +197,24 @@ def test_axis_labels_do_not_double_the_unit(run):
     attrs = {"long_name": "daily pay bill (USD)", "units": "USD/day"}
     assert plots.display_name("x", attrs) == "Pay bill"
     assert plots.axis_label("Share", "1") == "Share [%]"
+
+
+def test_sweep_tick_labels_read_without_exponents_and_stay_distinct(tmp_path):
+    sweep_file = tmp_path / "sweep.toml"
+    sweep_file.write_text(f'base = "{CONFIGS / "baseline.toml"}"\n[factors]\n'
+                          '"bonus.regional_rub" = [1.2e6, 1.5e6]\n')
+    sweep = run_experiments(load_sweep(sweep_file, samples=20))
+    assert plots.scenario_tick_labels(sweep) == ["regional_rub=1.2M", "regional_rub=1.5M"]
+    sweep_file.write_text(f'base = "{CONFIGS / "baseline.toml"}"\n[factors]\n'
+                          '"bonus.regional_rub" = [1_200_000, 1_200_001]\n')
+    sweep = run_experiments(load_sweep(sweep_file, samples=20))
+    labels = plots.scenario_tick_labels(sweep)  # both round to 1.2M: the full labels
+    assert labels == ["bonus.regional_rub=1200000", "bonus.regional_rub=1200001"]
+
+
+def test_distribution_of_an_outcome_with_no_finite_sample_says_so(run):
+    ds = run.copy()
+    ds["bonus_spend_usd_per_day_mean"] = ds["bonus_spend_usd_per_day_mean"] * np.nan
+    ax = plots.distribution(ds)
+    assert any("no sample has a finite value" in t.get_text() for t in ax.texts)
+    assert ax.get_title()

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import sim
+
 from .conftest import CONFIGS, run_cli
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -268,7 +270,7 @@ def test_page_captions_every_figure_and_shows_no_raw_numbers(reports, name):
         probabilities = page.tables["probabilities"]["rows"]
         assert all(re.fullmatch(r"\d+\.\d%", row[1]) and row[2].endswith(" pp")
                    for row in probabilities)
-        assert "horizon 2025-01-01 to 2027-01-01" in (reports[name] / "index.html").read_text()
+        assert "horizon 2025-01 to 2026-12" in (reports[name] / "index.html").read_text()
     if name == "sens.nc":
         assert "on 2027-01-01" in page.captions[0]  # --time all: the date shown
 
@@ -351,7 +353,8 @@ def test_sensitivity_csv_says_its_date_and_ranks_the_priors(results, reports):
 
 
 def test_numbers_in_cells():
-    from sim.report.html import provenance_value, units_text, value_text
+    from sim.numbers import value_text
+    from sim.report.html import provenance_value, units_text
 
     assert value_text(611_400, "persons", "force") == "611k"
     assert value_text(1.026e12, "RUB") == "1.03trn"
@@ -365,3 +368,13 @@ def test_numbers_in_cells():
     assert units_text("1", "recruitment.shock_sd") == ""
     assert units_text("USD/day") == "USD/day"
     assert provenance_value(1.2e-05) == "0.000012" and provenance_value(3) == "3"
+
+
+def test_fan_chart_captions_promise_claims_only_where_they_are_drawn():
+    from sim.report.html import figures_for
+
+    ds = sim.simulate(sim.load_scenario(CONFIGS / "baseline.toml"), samples=50, seed=1)
+    captions = {stem: caption for stem, caption, _ in figures_for(ds)}
+    assert "troop counts as markers" in captions["fan_force"]  # the force claims
+    assert "claims" not in captions["fan_bonus_usd_per_day"]  # no claim is in USD a day
+    assert captions["fan_bonus_usd_per_day"].endswith("paths.")

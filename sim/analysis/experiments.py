@@ -694,15 +694,36 @@ def _band_text(da: xr.DataArray) -> str:
     return f"{p50} [{p5}, {p95}]"
 
 
-def _short_names(names: list[str]) -> dict[str, str]:
-    """Factor names as column headers: the last part of a dotted key when that is unique
-    (``bonus.regional_growth`` -> ``regional_growth``), else the whole key."""
+def short_factor_names(names: list[str]) -> dict[str, str]:
+    """Factor names as column headers or tick labels: the last part of a dotted key when
+    that is unique (``bonus.regional_growth`` -> ``regional_growth``), else the whole key.
+
+    Parameters
+    ----------
+    names : list of str
+        Dotted config keys.
+
+    Returns
+    -------
+    dict of str to str
+        Each name's short form.
+    """
     last = [name.split(".")[-1] for name in names]
     return {name: short if last.count(short) == 1 else name
             for name, short in zip(names, last, strict=True)}
 
 
-def _show_factor(value) -> str:
+def factor_text(value) -> str:
+    """A factor's value for people: numbers with k/M/bn/trn (``1.2M``), text unchanged.
+
+    Parameters
+    ----------
+    value : object
+
+    Returns
+    -------
+    str
+    """
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
         return str(value)
     return human(value)
@@ -715,8 +736,8 @@ def _scenario_columns(ds: xr.Dataset) -> pd.DataFrame:
     varying = [name for name in varying if name != "config"]
     if not varying:
         return pd.DataFrame({"scenario": [str(v) for v in ds.scenario_label.values]})
-    short = _short_names(varying)
-    return pd.DataFrame({short[name]: [_show_factor(v) for v in _factor_values(ds, name)]
+    short = short_factor_names(varying)
+    return pd.DataFrame({short[name]: [factor_text(v) for v in _factor_values(ds, name)]
                          for name in varying})
 
 
@@ -759,7 +780,7 @@ def comparison_text(ds: xr.Dataset, width: int = TEXT_WIDTH) -> str:
              "outcomes: median [5th, 95th percentile] over samples"]
     if fixed:
         lines.append("fixed in every scenario: " + ", ".join(
-            f"{name}={_show_factor(value)}" for name, value in fixed.items()))
+            f"{name}={factor_text(value)}" for name, value in fixed.items()))
     lines += ["", table_text(outcomes, left=keys, repeat=len(keys), width=width)]
 
     verdicts = [claims_table(ds.isel({SCENARIO: i})).set_index("claim")

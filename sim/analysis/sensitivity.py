@@ -117,6 +117,14 @@ class Outcome:
 _DIMS = {STEP: TIME, BOUND: TIME_BOUND, YEARLY: YEAR, PER_SAMPLE: None}
 
 
+CENSORED_OUTCOMES = {
+    "first_cut_date": "months_cutting, or `fiscal-sim runway` for when the cuts come",
+    "first_stress_date": "regional_stress with --time, or `fiscal-sim runway`",
+}
+"""Outputs that are NaN by design in some samples (an event that never happens), refused
+as outcomes, with what to analyse instead."""
+
+
 def select_outcome(scenario: Scenario, name: str, time: str | dt.date | None = None,
                    log: bool = False) -> Outcome:
     """Validate ``--outcome`` and ``--time`` against the scenario.
@@ -146,6 +154,10 @@ def select_outcome(scenario: Scenario, name: str, time: str | dt.date | None = N
                f"{VARIABLES[name].requires})" if name in VARIABLES else
                f"unknown output {name!r}{suggest(name, made)}")
         raise ParameterError("outcome", f"{why}; {expected_outcomes(made)}")
+    if name in CENSORED_OUTCOMES:
+        raise ParameterError("outcome", f"{name} is NaN in the samples where the event never "
+                                        f"happens, which the indices cannot use; use "
+                                        f"{CENSORED_OUTCOMES[name]}")
     dim = _DIMS[VARIABLES[name].layout]
     if dim is None:
         if time is not None:
@@ -787,7 +799,7 @@ def ranked_table(ds: xr.Dataset) -> str:
     lines.append("All priors at their medians: "
                  f"{format_value(float(view['tornado_base']), units)}.")
     lines.extend(textwrap.wrap(NOISE_NOTE, 99))
-    if extra:
-        count = ds.sizes[extra[0]]
-        lines.append(f"The file holds every {extra[0]} ({count} value{'s' * (count != 1)}).")
+    if extra and ds.sizes[extra[0]] > 1:
+        lines.append(f"The file holds every {extra[0]} ({ds.sizes[extra[0]]} values); "
+                     "the table shows the last.")
     return "\n".join(lines)

@@ -16,8 +16,6 @@ from sim.config.scenario import Claim
 from sim.core.timegrid import TimeGrid
 from sim.core.units import SAMPLE, TIME_BOUND, YEAR
 from sim.numbers import format_value, percentage_points, probability, unit_label
-from sim.numbers import human as human  # re-exported for old callers; use sim.numbers
-from sim.numbers import percent as percent  # re-exported for old callers; use sim.numbers
 
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 BAND = (0.05, 0.95)

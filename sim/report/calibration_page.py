@@ -33,6 +33,7 @@ from sim.report.html import (
     assumptions_for_people,
     by_row,
     claims_for_people,
+    claims_note,
     each,
     horizon_text,
     percentile_text,
@@ -44,10 +45,6 @@ from sim.report.html import (
 
 MOST_PAIRS = 30
 """Unseparable pairs listed on the page (all of them are in unseparable.csv)."""
-
-
-def is_posterior(ds: xr.Dataset) -> bool:
-    return "calibration_method" in ds.attrs
 
 
 def is_backtest(ds: xr.Dataset) -> bool:
@@ -69,14 +66,15 @@ def _posterior_figures(ds: xr.Dataset) -> list[tuple]:
     over = f" from {window}" if window else ""
     figures = [
         ("fan_bonus_usd_per_day", f"Daily signing-bonus spend in USD{over} over the "
-         "posterior particles: median, 50% and 90% bands and a few particles, with the "
-         f"published claims about it as markers{dashed}.",
+         "posterior particles: median, 50% and 90% bands and a few particles"
+         + claims_note(ds, "bonus_spend_usd_per_day", "the published claims about it",
+                       dashed),
          cp.forecast_view(lambda d: plots.fan_chart(d, "bonus_spend_usd_per_day"),
                           "Daily signing-bonus spend, {horizon}: calibrated forecast",
                           time_axis=True)),
         ("fan_force", f"The deployed force in persons{over} over the posterior particles: "
-         "median, 50% and 90% bands and a few particles, with the published troop counts as "
-         f"markers{dashed}.",
+         "median, 50% and 90% bands and a few particles"
+         + claims_note(ds, "force_persons", "the published troop counts", dashed),
          cp.forecast_view(lambda d: plots.fan_chart(d, "force_persons"),
                           "Deployed force, {horizon}: calibrated forecast", time_axis=True)),
         ("distribution_bonus_usd_per_day", f"Mean daily signing-bonus spend in USD{over}, "

@@ -6,7 +6,7 @@ Same conventions as `sim.report.plots`: each function takes a Dataset and an opt
 ``ax`` and returns the Axes; its semantic palette (the posterior is `MODEL`, the prior
 `PRIOR`, observations `OBSERVED`, nominal levels `THRESHOLD`, naive forecasts
 `CATEGORIES`); a title with the horizon or the cutoffs; units on every axis; numbers with
-readable scales (k, M, bn, trn) and never in scientific notation (`readable`).
+readable scales (k, M, bn, trn) and never in scientific notation (`sim.numbers`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from sim.core.schema import CLAIM_QUANTITIES
-from sim.numbers import human
+from sim.numbers import human, reads_as_percent, value_text
 from sim.report.plots import (
     CATEGORIES,
     FIGSIZE,
@@ -39,41 +39,12 @@ from sim.report.plots import (
 
 DATA_END_LABEL = "data end / forecast"
 OBSERVED_LABEL = "observed, as reported"
-SHARE_SUFFIXES = ("_share", "_rate", "_growth", "inflation", "drift", "volatility",
-                  "threshold", "_per_month")
-"""Parameters of unit 1 (or 1/time) shown as percentages: shares, rates, growth."""
-
-
-# ------------------------------------------------------------------ numbers for humans
-
-def readable(x) -> str:
-    """Three significant digits with a scale suffix, never scientific notation:
-    611k, 1.03trn, 0.00175, -37.3k (`sim.numbers.human`); "" for NaN."""
-    x = float(x)
-    return "" if math.isnan(x) else human(x)
-
-
-def percent(x) -> str:
-    """A share as a percentage: 8.1%, 0.53%, 0.00012% (never scientific notation)."""
-    x = float(x)
-    return "" if math.isnan(x) else readable(100 * x) + "%"
-
-
-def is_share(name: str, unit: str) -> bool:
-    """Whether a parameter reads best as a percentage (a share, a rate, a growth)."""
-    base = name.split("@")[0]
-    return unit.startswith("1/") or (unit == "1" and base.endswith(SHARE_SUFFIXES))
-
-
-def value_text(x, name: str = "", unit: str = "") -> str:
-    """`percent` for shares and rates (`is_share`), `readable` otherwise."""
-    return percent(x) if is_share(name, unit) else readable(x)
 
 
 def _formatter():
     from matplotlib.ticker import FuncFormatter
 
-    return FuncFormatter(lambda x, _pos: readable(x))
+    return FuncFormatter(lambda x, _pos: human(x))
 
 
 # ------------------------------------------------------------------ shared pieces
@@ -226,7 +197,7 @@ def prior_posterior_chart(ds: xr.Dataset, ax=None):
     right = ax.secondary_yaxis("right")
     right.set_yticks(y, [
         f"{_pair(p5[i], p95[i], shown[i], units)} \u2192 {_pair(q5[i], q95[i], shown[i], units)}"
-        f"  (\u00d7{readable(narrowing[order][i])})" for i in range(count)], fontsize="small")
+        f"  (\u00d7{human(narrowing[order][i])})" for i in range(count)], fontsize="small")
     right.tick_params(length=0)
     right.set_ylabel("prior \u2192 posterior 90% interval (\u00d7 width ratio)")
     ax.axvline(0, color="0.8", lw=0.8, zorder=0)
@@ -253,7 +224,7 @@ def prior_posterior_chart(ds: xr.Dataset, ax=None):
 
 def _parameter_unit(name: str, unit: str) -> str:
     """A parameter's unit for an axis: shares in %, a reporting bias a multiplier."""
-    if is_share(name, unit):
+    if reads_as_percent(name, unit):
         return f"%/{unit[2:]}" if unit.startswith("1/") else "%"
     if name.startswith("bias."):
         return "multiplier"
@@ -262,7 +233,7 @@ def _parameter_unit(name: str, unit: str) -> str:
 
 def _pair(low: float, high: float, name: str, units: dict) -> str:
     unit = units.get(name, "")
-    return f"{value_text(low, name, unit)} to {value_text(high, name, unit)}"
+    return f"{value_text(low, unit, name)} to {value_text(high, unit, name)}"
 
 
 # ------------------------------------------------------------------ observations
@@ -534,7 +505,7 @@ def unseparable_chart(ds: xr.Dataset, top: int = 4):
         ax.scatter(a, b, s=6, color=MODEL, alpha=0.35, lw=0)
         for axis, name in ((ax.xaxis, pair["a"]), (ax.yaxis, pair["b"])):
             unit = units.get(name, "")
-            share = is_share(name, unit)
+            share = reads_as_percent(name, unit)
             axis.set_label_text(f"{name} [{_parameter_unit(name, unit)}]", fontsize="small")
             axis.set_major_formatter(share_formatter() if share else _formatter())
         ax.tick_params(labelsize="small")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.analysis.discovery import WEAK_P_VALUE, Discovery, p_value_text
-from sim.numbers import human
+from sim.numbers import value_text
 from sim.report.plots import CATEGORIES, FIGSIZE, HIGHLIGHT, THRESHOLD_STYLE, fit_titles
 
 BOX = CATEGORIES[0]
@@ -22,7 +22,8 @@ TITLE_CHARS = 70
 """Longest condition text shown in the title (longer ones are cut with "...")."""
 
 
-def discovery_chart(result: Discovery, axes=None, when: str = ""):
+def discovery_chart(result: Discovery, axes=None, when: str = "",
+                    names: dict | None = None):
     """Scenario discovery in two panels: PRIM's peeling trajectory and the chosen box.
 
     Left, every box of PRIM's trajectory as coverage (x) against density (y), coloured
@@ -44,6 +45,11 @@ def discovery_chart(result: Discovery, axes=None, when: str = ""):
     when : str, default ""
         The horizon the condition is about, for the title (e.g. ``2025-01 to 2026-12``,
         `sim.report.plots.horizon_text` of the run).
+    names : dict of str to (str, str), optional
+        For each ``param_*`` variable, its config key and units (e.g.
+        ``{"param_recruitment_per_month": ("recruitment.per_month", "persons/month")}``):
+        the right panel's labels then read as the config and the bounds in its units
+        (shares in %). By default the variable names and plain numbers.
 
     Returns
     -------
@@ -66,7 +72,7 @@ def discovery_chart(result: Discovery, axes=None, when: str = ""):
     left, right = axes
     fig = left.figure
     _trajectory_panel(result, left)
-    _box_panel(result, right)
+    _box_panel(result, right, names or {})
     over = f" over {when}" if when else ""
     fig.suptitle(f'Where "{_cut(result.where, TITLE_CHARS)}" holds{over}: '
                  f"{_pct(result.base_rate)} of {result.samples:,} samples")
@@ -122,7 +128,7 @@ def _trajectory_panel(result: Discovery, ax) -> None:
     ax.legend(loc="lower left", fontsize="small", frameon=True, framealpha=0.9)
 
 
-def _box_panel(result: Discovery, ax) -> None:
+def _box_panel(result: Discovery, ax, names: dict) -> None:
     limits = result.limits
     ax.set_title(f"Chosen box: {len(limits)} restricted parameter"
                  f"{'' if len(limits) == 1 else 's'}", loc="left", fontsize="medium")
@@ -144,12 +150,15 @@ def _box_panel(result: Discovery, ax) -> None:
     if weak.any():
         ax.barh(y[weak], (high - low)[weak], left=low[weak], height=0.36, color=BOX,
                 alpha=0.35, label=f"box (p > {WEAK_P_VALUE}, weak)")
-    for row, (_, limit) in zip(y, limits.iterrows(), strict=True):
-        ax.text(50, row + 0.24, f"[{human(limit.low)}, {human(limit.high)}] of "
-                f"[{human(limit.sample_low)}, {human(limit.sample_high)}]",
+    for row, (name, limit) in zip(y, limits.iterrows(), strict=True):
+        key, units = names.get(str(name), (name, ""))
+        low_text, high_text, sample_low, sample_high = (
+            value_text(x, units, key) for x in (limit.low, limit.high, limit.sample_low,
+                                                limit.sample_high))
+        ax.text(50, row + 0.24, f"[{low_text}, {high_text}] of [{sample_low}, {sample_high}]",
                 ha="center", va="bottom", fontsize="small")
-    ax.set_yticks(y, [f"{name}\n{p_value_text(p)}" for name, p
-                      in zip(limits.index, limits["p_value"], strict=True)],
+    ax.set_yticks(y, [f"{names.get(str(name), (name, ''))[0]}\n{p_value_text(p)}"
+                      for name, p in zip(limits.index, limits["p_value"], strict=True)],
                   fontsize="small")
     ax.set_ylim(-0.6, len(limits) - 0.05)
     # below the axis label, a fixed distance whatever the figure's height

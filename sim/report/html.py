@@ -28,7 +28,14 @@ import pandas as pd
 import xarray as xr
 
 from sim import io
-from sim.analysis.summary import claims_table, ledger_table, outcome_table, probability_table
+from sim.analysis.experiments import fixed_and_varying_factors, short_factor_names
+from sim.analysis.summary import (
+    QUANTILE_COLUMNS,
+    claims_table,
+    ledger_table,
+    outcome_table,
+    probability_table,
+)
 from sim.core.schema import SCHEMA
 from sim.errors import ResourceError, UserError
 from sim.io import outputs
@@ -37,25 +44,20 @@ from sim.numbers import (
     byte_size,
     human,
     iso_date,
-    months,
     percent,
     percentage_points,
     probability,
+    reads_as_percent,
+    value_text,
 )
 from sim.numbers import is_share as _dimensionless
 from sim.priors.distributions import PriorError, prior_from_value
 from sim.report import plots, questions
+from sim.report.plots import horizon_text
 
 Figure = tuple[str, str, Callable]
 """(file stem, caption, function of the Dataset returning Axes)."""
 
-QUANTILE_COLUMNS = ("mean", "p5", "p25", "p50", "p75", "p95")
-"""Columns of the numeric tables that hold values in the row's units."""
-
-SHARE_WORDS = ("share", "stress", "threshold")
-"""A dimensionless quantity whose name holds one of these is a share, shown in %;
-other dimensionless quantities (an elasticity, a persistence, a multiplier, a scale) are
-plain numbers."""
 
 SWEEP_OUTCOMES = {"force_change_persons": "force change",
                   "bonus_spend_usd_per_day_mean": "mean daily bonus spend",
@@ -67,28 +69,6 @@ SWEEP_OUTCOMES = {"force_change_persons": "force change",
 
 # ------------------------------------------------------------------ numbers for people
 
-def is_share(name: str, units: str) -> bool:
-    """Whether a quantity reads as a percentage: a rate (units ``1/month``, ``1/year``)
-    or a dimensionless quantity named as a share (`SHARE_WORDS`).
-
-    Parameters
-    ----------
-    name : str
-        The quantity's name (``bonus_share_of_defense_horizon``, ``share of federal
-        spending``, ``losses.killed_share``).
-    units : str
-        Its units attribute.
-
-    Returns
-    -------
-    bool
-    """
-    units = str(units).strip()
-    if units.startswith("1/"):
-        return True
-    return _dimensionless(units) and any(word in str(name).lower() for word in SHARE_WORDS)
-
-
 def units_text(units: str, name: str = "") -> str:
     """Units as a table shows them: ``%`` for a share, ``%/month`` for a rate, nothing for
     a plain dimensionless number, else unchanged (``RUB``, ``USD/day``, ``persons``).
@@ -97,7 +77,7 @@ def units_text(units: str, name: str = "") -> str:
     ----------
     units : str
     name : str, optional
-        The quantity's name (see `is_share`).
+        The quantity's name (see `sim.numbers.reads_as_percent`).
 
     Returns
     -------
@@ -107,37 +87,8 @@ def units_text(units: str, name: str = "") -> str:
     if units.startswith("1/"):
         return "%/" + units[2:]
     if _dimensionless(units):
-        return "%" if is_share(name, units) else ""
+        return "%" if reads_as_percent(name, units) else ""
     return units
-
-
-def value_text(x, units: str = "", name: str = "") -> str:
-    """One value for a table whose units are shown beside it (`units_text`): percentages
-    for shares and rates, one decimal for months, k/M/bn/trn otherwise; ``n/a`` for a
-    missing value.
-
-    Parameters
-    ----------
-    x : float
-    units : str
-    name : str, optional
-        The quantity's name (see `is_share`).
-
-    Returns
-    -------
-    str
-        Never in scientific notation.
-    """
-    if x is None or isinstance(x, str):
-        return "" if x is None else x
-    x = float(x)
-    if math.isnan(x):
-        return "n/a"
-    if is_share(name, units):
-        return percent(x)
-    if str(units).strip() in MONTH_UNITS:
-        return months(x)
-    return human(x)
 
 
 def interval_text(p50, p5, p95, units: str = "", name: str = "") -> str:
@@ -184,7 +135,8 @@ def by_row(frame: pd.DataFrame, columns: Iterable[str] = QUANTILE_COLUMNS,
         The value columns (those absent are skipped).
     units_column : str
     name_column : str or None
-        The column naming each row's quantity (shares are told by name, `is_share`).
+        The column naming each row's quantity (shares are told by name,
+        `sim.numbers.reads_as_percent`).
 
     Returns
     -------
@@ -269,15 +221,6 @@ def kind_of(ds: xr.Dataset) -> str:
     return "sweep" if "scenario" in ds.dims else "run"
 
 
-def horizon_text(ds: xr.Dataset) -> str:
-    """The results' horizon in ISO dates, ``2025-01-01 to 2027-01-01`` (end exclusive,
-    as claim windows are written), or ``""`` without a time axis."""
-    if "time_bound" not in ds.coords and "time_bound" not in ds:
-        return ""
-    bounds = ds["time_bound"].values
-    return f"{iso_date(bounds[0])} to {iso_date(bounds[-1])}"
-
-
 def sensitivity_date(ds: xr.Dataset) -> str:
     """The date (or year) whose indices the sensitivity tables and bar charts show: the
     last one analysed with ``--time all``, the one asked for otherwise, ``""`` for a
@@ -330,15 +273,39 @@ def _sweep_figures(ds: xr.Dataset) -> list[Figure]:
             for name, text in what.items()]
 
 
+def claims_note(ds: xr.Dataset, variable: str, claims: str, after: str = "") -> str:
+    """The end of a fan chart's caption: the claims it draws, if it draws any.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The results the chart draws.
+    variable : str
+        The fan chart's variable.
+    claims : str
+        What the claims are, in the caption's words.
+    after : str
+        Text before the full stop in either case.
+
+    Returns
+    -------
+    str
+        ``", with CLAIMS as markers{after}."`` or ``"{after}."``.
+    """
+    drawn = plots.claims_drawn_on(ds, variable)
+    return (f", with {claims} as markers" if drawn else "") + f"{after}."
+
+
 def _run_figures(ds: xr.Dataset) -> list[Figure]:
     window = horizon_text(ds)
     over = f" from {window}" if window else ""
     return [
         ("fan_bonus_usd_per_day", f"Daily signing-bonus spend in USD{over}: median, 50% "
-         "and 90% bands and a few sample paths, with the published claims about it as "
-         "markers.", lambda d: plots.fan_chart(d, "bonus_spend_usd_per_day")),
+         "and 90% bands and a few sample paths" + claims_note(ds, "bonus_spend_usd_per_day",
+                                                               "the published claims about it"),
+         lambda d: plots.fan_chart(d, "bonus_spend_usd_per_day")),
         ("fan_force", f"The deployed force in persons{over}: median, 50% and 90% bands and "
-         "a few sample paths, with the published troop counts as markers.",
+         "a few sample paths" + claims_note(ds, "force_persons", "the published troop counts"),
          lambda d: plots.fan_chart(d, "force_persons")),
         ("distribution_bonus_usd_per_day", f"Mean daily signing-bonus spend in USD{over} "
          "across the samples: histogram and cumulative share, with the median, the 90% "
@@ -445,10 +412,8 @@ def run_frames(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
 
 def factor_columns(ds: xr.Dataset) -> list[str]:
     """A sweep's factors (coordinates along ``scenario`` but its index and label) whose
-    values differ between scenarios."""
-    names = [str(n) for n, c in ds.coords.items() if c.dims == ("scenario",)
-             and n not in ("scenario", "scenario_label", "config")]
-    return [n for n in names if len({repr(v) for v in np.asarray(ds[n].values).tolist()}) > 1]
+    values differ between scenarios (`sim.analysis.experiments.fixed_and_varying_factors`)."""
+    return [name for name in fixed_and_varying_factors(ds)[1] if name != "config"]
 
 
 def sweep_frames(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
@@ -792,11 +757,12 @@ def _sweep_for_people(ds: xr.Dataset, frames: dict) -> tuple[pd.DataFrame, pd.Da
     with their percentiles, one row per claim and one column per scenario."""
     summary = frames["summary"]
     factors = factor_columns(ds)
+    headers = _factor_headers(factors)
     labels = scenario_names(ds)
     rows = []
     for i, label in enumerate(str(v) for v in ds.scenario_label.values):
         one = summary[summary["scenario"] == label]
-        row = ({_factor_header(f): value_text(ds[f].values[i].item(), _factor_units(f), f)
+        row = ({headers[f]: value_text(ds[f].values[i].item(), _factor_units(f), f)
                 for f in factors} if factors else {"scenario": label})
         for name, header in SWEEP_OUTCOMES.items():
             match = one[one["quantity"] == name]
@@ -821,11 +787,12 @@ def _sweep_for_people(ds: xr.Dataset, frames: dict) -> tuple[pd.DataFrame, pd.Da
     return pd.DataFrame(rows), verdicts
 
 
-def _factor_header(name: str) -> str:
-    """A factor's column heading: the last part of its key, with its units."""
-    shown = units_text(_factor_units(name), name)
-    short = name.split(".")[-1]
-    return f"{short} [{shown}]" if shown else short
+def _factor_headers(names: list[str]) -> dict[str, str]:
+    """The factors' column headings: their shortest unique names, with units."""
+    short = short_factor_names(names)
+    return {name: f"{short[name]} [{shown}]" if (shown := units_text(_factor_units(name),
+                                                                     name)) else short[name]
+            for name in names}
 
 
 def _factor_units(name: str) -> str:
@@ -835,14 +802,17 @@ def _factor_units(name: str) -> str:
 
 
 def scenario_names(ds: xr.Dataset) -> list[str]:
-    """Short names of a sweep's scenarios: the varying factors' last key parts with their
-    values (``regional_growth=10%, bonus_elasticity=0.3``), or the labels."""
+    """Short names of a sweep's scenarios: the varying factors' shortest unique names
+    with their values (``regional_growth=10%, bonus_elasticity=0.3``), or the labels
+    (also when two short names would coincide)."""
     factors = factor_columns(ds)
+    labels = [str(v) for v in ds.scenario_label.values]
     if not factors:
-        return [str(v) for v in ds.scenario_label.values]
-    return [", ".join(f"{f.split('.')[-1]}="
-                      f"{value_text(ds[f].values[i].item(), _factor_units(f), f)}"
-                      for f in factors) for i in range(ds.sizes["scenario"])]
+        return labels
+    short = short_factor_names(factors)
+    names = [", ".join(f"{short[f]}={value_text(ds[f].values[i].item(), _factor_units(f), f)}"
+                       for f in factors) for i in range(ds.sizes["scenario"])]
+    return names if len(set(names)) == len(names) else labels
 
 
 def _sensitivity_for_people(ds: xr.Dataset, frame: pd.DataFrame) -> pd.DataFrame:

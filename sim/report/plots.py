@@ -30,9 +30,11 @@ import math
 import numpy as np
 import xarray as xr
 
+from sim.analysis.experiments import factor_text, fixed_and_varying_factors, short_factor_names
 from sim.analysis.summary import EVENTS, claims_from_attrs, claims_table
 from sim.core.units import DAYS_PER_MONTH
 from sim.numbers import human, is_share, iso_date, percent, probability, unit_label, with_unit
+from sim.run.sketch import DEFAULT_RELATIVE_ACCURACY
 
 # ------------------------------------------------------------------ palette
 
@@ -68,10 +70,6 @@ CATEGORIES = ("#332288", "#44AA99", "#DDCC77", "#882255", "#999933", "#117733", 
 """Series that are only names (items, flows, parameters, forecasts): Paul Tol's muted
 colour-blind-safe scheme, none of them a semantic colour above."""
 
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-             "#000000")
-BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY = OKABE_ITO[:6]
-"""Okabe-Ito by hue, kept for old callers; figures use the semantic names above."""
 BANDS = ((0.05, 0.95), (0.25, 0.75))
 FIGSIZE = (8.0, 4.5)
 
@@ -103,15 +101,11 @@ def _axes(ax):
     return ax
 
 
-def _formatter():
+def amount_formatter():
+    """Tick formatter for amounts: 611k, 20.8M, 604bn, 1.03trn (`sim.numbers.human`)."""
     from matplotlib.ticker import FuncFormatter
 
     return FuncFormatter(lambda x, _pos: human(x))
-
-
-def amount_formatter():
-    """Tick formatter for amounts: 611k, 20.8M, 604bn, 1.03trn (`sim.numbers.human`)."""
-    return _formatter()
 
 
 def share_formatter():
@@ -161,11 +155,6 @@ def display_name(name: str, attrs: dict | None = None) -> str:
     return text[:1].upper() + text[1:]
 
 
-def unit_text(units: str) -> str:
-    """Units for an axis label: ``"1"`` -> ``%``."""
-    return unit_label(units)
-
-
 def axis_label(da: xr.DataArray | str, units: str | None = None) -> str:
     """``Name [units]`` for an axis: the `display_name` of a DataArray (or a given name)
     and its units, shares in %; no unit doubled ("Signing-bonus spend [USD/day]")."""
@@ -174,7 +163,7 @@ def axis_label(da: xr.DataArray | str, units: str | None = None) -> str:
         units = da.attrs.get("units", "") if units is None else units
     else:
         name = da
-    return f"{name} [{unit_text(units)}]" if units else name
+    return f"{name} [{unit_label(units)}]" if units else name
 
 
 def _month(value) -> str:
@@ -322,13 +311,12 @@ def _bands(ds: xr.Dataset, variable: str) -> tuple[xr.DataArray, dict, bool]:
     return q.copy(data=smooth_within_sketch(q.values)), attrs, True
 
 
-SKETCH_RELATIVE_ACCURACY = 0.01
 """The relative accuracy of ``--keep summary``'s quantile sketches
 (`sim.run.sketch.DEFAULT_RELATIVE_ACCURACY`)."""
 
 
 def smooth_within_sketch(quantiles: np.ndarray,
-                         relative_accuracy: float = SKETCH_RELATIVE_ACCURACY) -> np.ndarray:
+                         relative_accuracy: float = DEFAULT_RELATIVE_ACCURACY) -> np.ndarray:
     """Sketch quantiles over time, drawn without the sketch's staircase and without
     leaving what the sketch says.
 
@@ -484,10 +472,26 @@ def fan_chart(ds: xr.Dataset, variable: str = "bonus_spend_usd_per_day", ax=None
     return ax
 
 
+def claims_drawn_on(ds: xr.Dataset, variable: str) -> list:
+    """The claims a fan chart of `variable` draws (those about that quantity).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results holding the ``claims`` attr.
+    variable : str
+        The fan chart's variable (``force_persons``, ``bonus_spend_usd_per_day``, ...).
+
+    Returns
+    -------
+    list of Claim
+    """
+    return [claim for claim in claims_from_attrs(ds)
+            if _CLAIM_VARIABLE.get(claim.quantity) == variable]
+
+
 def _draw_claims(ds: xr.Dataset, variable: str, ax) -> None:
-    for claim in claims_from_attrs(ds):
-        if _CLAIM_VARIABLE.get(claim.quantity) != variable:
-            continue
+    for claim in claims_drawn_on(ds, variable):
         if claim.date is not None:
             ax.plot([np.datetime64(claim.date)], [claim.value], marker="D", color=OBSERVED,
                     ms=7, ls="none", label=plain(claim.label), zorder=5)
@@ -532,6 +536,13 @@ def distribution(ds: xr.Dataset, variable: str = "bonus_spend_usd_per_day_mean",
     units = str(da.attrs.get("units", ""))
     x = np.asarray(da, dtype=np.float64).ravel()
     x = x[np.isfinite(x)]
+    if x.size == 0:  # e.g. a date of an event that never happens in any sample
+        ax.text(0.5, 0.5, "no sample has a finite value", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_title(_with_horizon(display_name(variable, da.attrs), ds, ", "))
+        ax.set_xlabel(axis_label(da))
+        ax.set_ylabel("samples [count]")
+        return ax
     ax.hist(x, bins=bins, color=MODEL_TINTS[1], label=f"samples ({len(x):,})", zorder=2)
     p5, p50, p95 = np.quantile(x, (0.05, 0.5, 0.95))
     ax.axvspan(p5, p95, color=MODEL_TINTS[0], alpha=0.45, lw=0, zorder=1,
@@ -1097,15 +1108,15 @@ def scenario_comparison(sweep: xr.Dataset, variable: str = "bonus_spend_usd_per_
 
 
 def scenario_tick_labels(sweep: xr.Dataset) -> list[str]:
-    """Short scenario labels: only the factors that vary, by their last key part."""
-    factors = [name for name, coord in sweep.coords.items()
-               if coord.dims == ("scenario",) and name not in ("scenario", "scenario_label")
-               and name != "config" and len(set(np.asarray(coord.values).tolist())) > 1]
+    """Short scenario labels: only the factors that vary, by their shortest unique name,
+    values with k/M/bn/trn (``regional_rub=1.2M``); the file names when whole configs are
+    compared."""
+    _, varying = fixed_and_varying_factors(sweep)
+    factors = [name for name in varying if name != "config"]
     if not factors:  # whole configs compared: their labels are the file names
         return [str(label) for label in sweep.scenario_label.values]
-
-    def show(value):
-        return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-    return [", ".join(f"{name.split('.')[-1]}={show(sweep[name].values[i].item())}"
-                      for name in factors) for i in range(sweep.sizes["scenario"])]
+    short = short_factor_names(factors)
+    labels = [", ".join(f"{short[name]}={factor_text(sweep[name].values[i].item())}"
+                        for name in factors) for i in range(sweep.sizes["scenario"])]
+    unique = len(set(labels)) == len(labels)  # else rounding made two alike
+    return labels if unique else [str(label) for label in sweep.scenario_label.values]

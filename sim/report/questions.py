@@ -25,7 +25,8 @@ from sim.analysis.discovery import discover, p_value_text
 from sim.analysis.runway import Runway, runway
 from sim.config.scenario import Scenario, load_scenario, support
 from sim.errors import UserError
-from sim.numbers import iso_date, probability
+from sim.numbers import iso_date, probability, value_text
+from sim.report.plots import horizon_text
 
 RERUN_SAMPLES = 5 * 4096
 """Break-even and marginal cost use at most this many of the run's samples: whole seed
@@ -55,7 +56,7 @@ class Questions:
         Each sampled parameter's variable (``param_recruitment_per_month``) -> its config
         key (``recruitment.per_month``, with ``@DATE`` for a schedule's entry) and units.
     when : str
-        The run's horizon for captions (`` from 2025-01-01 to 2027-01-01``), or ``""``.
+        The run's horizon for captions (`` from 2025-01 to 2026-12``), or ``""``.
     """
 
     breakeven: xr.Dataset | None = None
@@ -113,9 +114,8 @@ def report_lever(scenario: Scenario) -> tuple[str, str]:
 def answer(ds: xr.Dataset) -> Questions:
     """Compute every question the run `ds` can answer."""
     answers = Questions(parameters=parameter_names(ds))
-    if "time_bound" in ds.coords:
-        bounds = ds["time_bound"].values
-        answers.when = f" from {iso_date(bounds[0])} to {iso_date(bounds[-1])}"
+    if horizon := horizon_text(ds):
+        answers.when = f" from {horizon}"
     if "scenario" in ds.dims or "sample" not in ds.dims:
         answers.notes.append("The questions are answered for one scenario's run.")
         return answers
@@ -298,7 +298,7 @@ def for_people(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         Text cells, never in scientific notation.
     """
-    from sim.report.html import each, interval_text, units_text, value_text
+    from sim.report.html import each, interval_text, units_text
 
     if name == "runway":
         shown = each(frame, RUNWAY_COLUMNS.values(), probability)
@@ -362,7 +362,8 @@ def figures(answers: Questions) -> list[tuple[str, str, object]]:
         out.append(("question_discovery", "Scenario discovery (PRIM) for a shrinking force: "
                     "the peeling trajectory of candidate boxes (coverage against density) and "
                     "the chosen box of assumptions, against each restricted prior's sampled "
-                    "range.", lambda: discovery_chart(answers.discovery)))
+                    "range.", lambda: discovery_chart(answers.discovery,
+                                                      names=answers.parameters)))
     return out
 
 
