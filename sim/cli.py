@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from sim import io
 from sim.analysis.calibration import MAX_MOVES
@@ -68,39 +69,52 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
-def _integer(minimum: int, maximum: int | None = None, *,
-             expected: str | None = None) -> Callable[[str], int]:
-    """An argparse type for an integer flag in [`minimum`, `maximum`] (``_`` separators
-    allowed), refused with one message whatever is wrong, so that the range the flag
+def _flag_type(convert: Callable[[str], Any], accept: Callable[[Any], bool],
+               expected: str) -> Callable[[str], Any]:
+    """An argparse type: `convert` the text, keep it if `accept`s it, else refuse with one
+    message whatever is wrong ("expected EXPECTED, got 'TEXT'"), so that the range a flag
     names is the range it accepts.
 
     Parameters
     ----------
-    minimum : int
-    maximum : int, optional
-    expected : str, optional
-        What the message says is expected (default: "an integer >= MINIMUM" or "an
-        integer in [MINIMUM, MAXIMUM]").
+    convert : callable
+        ``convert(text)``, raising ValueError for text that is not a value.
+    accept : callable
+        Whether a converted value is allowed.
+    expected : str
+        What the message says is expected.
 
     Returns
     -------
     callable
-        ``parse(text) -> int``, raising `argparse.ArgumentTypeError`.
+        ``parse(text)``, raising `argparse.ArgumentTypeError`.
     """
-    if expected is None:
-        expected = (f"an integer >= {minimum}" if maximum is None
-                    else f"an integer in [{minimum}, {maximum}]")
-
-    def parse(text: str) -> int:
+    def parse(text: str):
         try:
-            value = int(text.replace("_", ""))
+            value = convert(text)
         except ValueError:
             value = None
-        if value is None or value < minimum or (maximum is not None and value > maximum):
+        if value is None or not accept(value):
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         return value
 
     return parse
+
+
+def _whole(text: str) -> int:
+    return int(text.replace("_", ""))
+
+
+def _integer(minimum: int, maximum: int | None = None, *,
+             expected: str | None = None) -> Callable[[str], int]:
+    """An argparse type for an integer flag in [`minimum`, `maximum`] (``_`` separators
+    allowed); `expected` defaults to "an integer >= MINIMUM" or "an integer in [MINIMUM,
+    MAXIMUM]" (`_flag_type`)."""
+    if expected is None:
+        expected = (f"an integer >= {minimum}" if maximum is None
+                    else f"an integer in [{minimum}, {maximum}]")
+    return _flag_type(_whole, lambda v: v >= minimum and (maximum is None or v <= maximum),
+                      expected)
 
 
 MAX_WORKERS = 1024
@@ -121,38 +135,16 @@ _moves = _integer(1, MAX_MOVES)
 """pCN moves per stage, as `sim.analysis.calibration.calibrate` accepts them."""
 
 
-def _power_of_two(text: str) -> int:
-    """Sobol base samples: a power of two >= 2 (`sim.analysis.sensitivity.sensitivity`)."""
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        value = 0
-    if value < 2 or value & (value - 1):
-        raise argparse.ArgumentTypeError(f"expected a power of two >= 2 such as 1024 or 4096, "
-                                         f"got {text!r}")
-    return value
+_power_of_two = _flag_type(_whole, lambda v: v >= 2 and not v & (v - 1),
+                           "a power of two >= 2 such as 1024 or 4096")
+"""Sobol base samples (`sim.analysis.sensitivity.sensitivity`)."""
 
+_density = _flag_type(float, lambda v: 0 < v <= 1, "a number in (0, 1]")
+"""A share (``--min-density``), as `sim.analysis.discovery` accepts it."""
 
-def _density(text: str) -> float:
-    """A share in (0, 1] (``--min-density``), as `sim.analysis.discovery` accepts it."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    return value
-
-
-def _positive_number(text: str) -> float:
-    """A finite number > 0 (``--log-sd``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
+_positive_number = _flag_type(float, lambda v: math.isfinite(v) and v > 0,
+                              "a finite number > 0")
+"""``--log-sd``."""
 
 
 def _bracket(text: str) -> tuple[float, float]:

@@ -13,6 +13,7 @@ import pytest
 import tomli_w
 from hypothesis import HealthCheck, settings
 
+import sim
 from sim.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,6 +60,20 @@ def minimal(**sections) -> dict:
 def to_toml(config: dict) -> str:
     """Render a config dict as a TOML document."""
     return tomli_w.dumps(config)
+
+
+@pytest.fixture(scope="session")
+def baseline_run_400():
+    """The baseline at 400 samples, seed 1, built once per worker (figure tests); tests
+    must not modify it (use ``.copy()``)."""
+    return sim.simulate(sim.load_scenario(CONFIGS / "baseline.toml"), samples=400, seed=1)
+
+
+@pytest.fixture(scope="session")
+def baseline_summary_400():
+    """`baseline_run_400` kept as ``--keep summary``."""
+    return sim.simulate(sim.load_scenario(CONFIGS / "baseline.toml"), samples=400, seed=1,
+                        keep="summary")
 
 
 @pytest.fixture

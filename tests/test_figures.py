@@ -34,15 +34,14 @@ UNIT = re.compile(r"\[[^\]]+\]|%")
 
 # ------------------------------------------------------------------ results, built once
 
-@pytest.fixture(scope="module")
-def run():
-    return sim.simulate(sim.load_scenario(CONFIGS / "baseline.toml"), samples=400, seed=1)
+@pytest.fixture(scope="session")
+def run(baseline_run_400):
+    return baseline_run_400
 
 
-@pytest.fixture(scope="module")
-def summary_run():
-    return sim.simulate(sim.load_scenario(CONFIGS / "baseline.toml"), samples=400, seed=1,
-                        keep="summary")
+@pytest.fixture(scope="session")
+def summary_run(baseline_summary_400):
+    return baseline_summary_400
 
 
 @pytest.fixture(scope="module")

@@ -360,11 +360,17 @@ def table_text(frame: pd.DataFrame, *, left: Sequence[str] = (), repeat: int = 0
     return "\n\n".join(parts)
 
 
-def _outcome_text(df: pd.DataFrame) -> str:
+def _in_row_units(df: pd.DataFrame, columns: Sequence[str], units: str) -> pd.DataFrame:
+    """`df` with the value `columns` formatted in each row's units (column `units`)."""
     shown = df.astype(object)
-    for column in QUANTILE_COLUMNS:
-        shown[column] = [format_value(v, u) for v, u in zip(df[column], df["units"],
+    for column in columns:
+        shown[column] = [format_value(v, u) for v, u in zip(df[column], df[units],
                                                             strict=True)]
+    return shown
+
+
+def _outcome_text(df: pd.DataFrame) -> str:
+    shown = _in_row_units(df, QUANTILE_COLUMNS, "units")
     shown["units"] = [unit_label(u) for u in df["units"]]
     return table_text(shown, left=("quantity", "units"))
 
@@ -372,10 +378,7 @@ def _outcome_text(df: pd.DataFrame) -> str:
 def _ledger_text(df: pd.DataFrame) -> str:
     if df.empty:
         return "(no ledger in these results)"
-    shown = df.drop(columns=["units"]).astype(object)
-    for column in ("mean", "p5", "p50", "p95"):
-        shown[column] = [format_value(v, u) for v, u in zip(df[column], df["units"],
-                                                            strict=True)]
+    shown = _in_row_units(df, ("mean", "p5", "p50", "p95"), "units").drop(columns=["units"])
     shown.loc[shown["year"].duplicated(), "year"] = ""
     shown.loc[(df["year"].astype(str) + df["payer"]).duplicated(), "payer"] = ""
     return table_text(shown, left=("year", "payer", "quantity"))
@@ -391,10 +394,8 @@ def _probability_text(df: pd.DataFrame) -> str:
 def _claims_text(df: pd.DataFrame) -> str:
     if df.empty:
         return "(no claims in this scenario)"
-    shown = df.drop(columns=["source", "used_for"]).astype(object)
-    for column in ("value", "p5", "p50", "p95"):
-        shown[column] = [format_value(v, u) for v, u in zip(df[column], df["unit"],
-                                                            strict=True)]
+    shown = _in_row_units(df, ("value", "p5", "p50", "p95"), "unit").drop(
+        columns=["source", "used_for"])
     shown["unit"] = [unit_label(u) for u in df["unit"]]
     shown["percentile"] = df["percentile"].map(lambda p: f"{p:.1f}")
     prior = df["used_for"] == "prior"

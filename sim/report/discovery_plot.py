@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.analysis.discovery import WEAK_P_VALUE, Discovery, p_value_text
-from sim.numbers import value_text
+from sim.numbers import percent, value_text
 from sim.report.plots import CATEGORIES, FIGSIZE, HIGHLIGHT, THRESHOLD_STYLE, fit_titles
 
 BOX = CATEGORIES[0]
@@ -75,7 +75,7 @@ def discovery_chart(result: Discovery, axes=None, when: str = "",
     _box_panel(result, right, names or {})
     over = f" over {when}" if when else ""
     fig.suptitle(f'Where "{_cut(result.where, TITLE_CHARS)}" holds{over}: '
-                 f"{_pct(result.base_rate)} of {result.samples:,} samples")
+                 f"{percent(result.base_rate)} of {result.samples:,} samples")
     fit_titles(fig)
     return fig
 
@@ -96,7 +96,7 @@ def _trajectory_panel(result: Discovery, ax) -> None:
     bar.set_label("restricted parameters [count]")
     bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.axhline(100 * result.min_density, **THRESHOLD_STYLE,
-               label=f"target density {_pct(result.min_density)}")
+               label=f"target density {percent(result.min_density)}")
     chosen = result.trajectory.iloc[result.chosen]
     if result.pruned:
         ax.scatter([100 * chosen.coverage], [100 * chosen.density], s=120, marker="s",
@@ -112,8 +112,8 @@ def _trajectory_panel(result: Discovery, ax) -> None:
         (0.97, 0.97, "right", "top")
     name = (f"box #{result.chosen}, pruned" if result.pruned
             else f"chosen box #{result.chosen}")
-    ax.annotate(f"{name}:\ncoverage {_pct(result.coverage)}, "
-                f"density {_pct(result.density)},\nmass {_pct(result.mass)}, "
+    ax.annotate(f"{name}:\ncoverage {percent(result.coverage)}, "
+                f"density {percent(result.density)},\nmass {percent(result.mass)}, "
                 f"{len(result.limits)} restricted", (x, y), xytext=corner[:2],
                 textcoords="axes fraction", ha=corner[2], va=corner[3], fontsize="small",
                 bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7"},
@@ -174,5 +174,3 @@ def _cut(text: str, chars: int) -> str:
     return text if len(text) <= chars else text[:chars - 3] + "..."
 
 
-def _pct(share: float) -> str:
-    return f"{100 * share:.1f}%"

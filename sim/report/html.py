@@ -113,15 +113,6 @@ def percentile_text(x) -> str:
     return "n/a" if math.isnan(x) else f"{x:.0f}"
 
 
-_EXPONENT = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?[eE][+-]?\d+(?![\w.])")
-
-
-def no_exponents(text) -> str:
-    """A text with every number in scientific notation (``1.1e+06``) made readable
-    (``1.1M``)."""
-    return _EXPONENT.sub(lambda m: human(float(m.group())), str(text))
-
-
 def by_row(frame: pd.DataFrame, columns: Iterable[str] = QUANTILE_COLUMNS,
            units_column: str = "units", name_column: str | None = "quantity") -> pd.DataFrame:
     """A numeric table for people: the value columns formatted row by row in the row's
@@ -517,9 +508,8 @@ def assumptions(ds: xr.Dataset) -> pd.DataFrame:
 
 def assumptions_for_people(priors: pd.DataFrame) -> pd.DataFrame:
     """The assumptions table for people: percentiles in each prior's units (shares and
-    rates in %), distributions without scientific notation."""
+    rates in %), distributions as `Prior.describe` writes them (no exponents)."""
     shown = by_row(priors, ["p5", "p50", "p95"], "units", "parameter")
-    shown = each(shown, ["distribution", "source"], no_exponents)
     if "distribution" in shown:  # a fixed value: its percentiles say it
         shown["distribution"] = shown["distribution"].map(
             lambda text: "fixed" if _NUMERIC_CELL.fullmatch(str(text)) else text)
